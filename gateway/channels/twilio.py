@@ -1,0 +1,54 @@
+"""Twilio: POST /sms/twilio with a signed form; the reply goes back inline as TwiML."""
+from __future__ import annotations
+
+import logging
+from xml.sax.saxutils import escape
+
+from flask import Blueprint, Response, abort, request
+from twilio.request_validator import RequestValidator
+
+from ..runtime import current_runtime
+from . import Unavailable, take_message, unavailable_response
+
+log = logging.getLogger(__name__)
+bp = Blueprint("twilio", __name__)
+
+
+def signed_url() -> str:
+    """The URL Twilio signed: PUBLIC_URL + path behind a proxy, else the URL as received."""
+    public = current_runtime().settings.PUBLIC_URL
+    if not public:
+        return request.url
+    query = request.query_string.decode("latin-1")
+    return public.rstrip("/") + request.path + (f"?{query}" if query else "")
+
+
+def verify_signature() -> None:
+    token = current_runtime().settings.TWILIO_AUTH_TOKEN
+    signature = request.headers.get("X-Twilio-Signature", "")
+    if not token or not signature or not RequestValidator(token).validate(
+        signed_url(), request.form.to_dict(flat=True), signature
+    ):
+        log.warning("refused a %s request with a bad or missing Twilio signature", request.path)
+        abort(403)
+
+
+def twiml(text: str) -> Response:
+    body = f"<Message>{escape(text)}</Message>" if text else ""
+    return Response(f'<?xml version="1.0" encoding="UTF-8"?><Response>{body}</Response>',
+                    mimetype="text/xml")
+
+
+@bp.post("/sms/twilio")
+def inbound():
+    verify_signature()
+    form = request.form
+    sid = form.get("MessageSid") or form.get("SmsSid")
+    if not sid or "From" not in form:
+        abort(400, "MessageSid and From are required")
+    try:
+        outcome = take_message(channel="twilio", provider_id=sid, sender=form["From"],
+                               receiver=form.get("To", ""), body=form.get("Body", ""))
+    except Unavailable:
+        return unavailable_response()
+    return twiml(outcome.reply)

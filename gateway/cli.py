@@ -1,0 +1,115 @@
+"""The fieldline command: db upgrade, roster import, send, demo, serve."""
+from __future__ import annotations
+
+import json
+import sys
+import uuid
+
+import click
+
+from .config import ConfigError
+from .formpack import FormPackError
+
+
+def _app(overrides: dict | None = None):
+    from . import create_app
+
+    try:
+        return create_app(overrides)
+    except (ConfigError, FormPackError) as exc:
+        raise click.ClickException(str(exc)) from None
+
+
+@click.group()
+def main() -> None:
+    """Fieldline: SMS and USSD field reports for community health programmes."""
+
+
+@main.group()
+def db() -> None:
+    """The database schema."""
+
+
+@db.command("upgrade")
+@click.option("--revision", default="head", show_default=True)
+def db_upgrade(revision: str) -> None:
+    """Apply the migrations to DATABASE_URL (SQLite in instance/ by default)."""
+    from .config import Settings
+    from .migrate import upgrade
+
+    try:
+        url = Settings.from_env().database_url
+    except ConfigError as exc:
+        raise click.ClickException(str(exc)) from None
+    upgrade(url, revision=revision)
+    click.echo(f"database at revision {revision}: {_safe_url(url)}")
+
+
+@main.group()
+def roster() -> None:
+    """Volunteers, staff and admins."""
+
+
+@roster.command("import")
+@click.argument("file", type=click.File("r", encoding="utf-8-sig"))
+def roster_import(file) -> None:
+    """Import a CSV with columns name,phone,role,area,language (area like Kisumu/Nyando/Kanyagwal)."""
+    from .roster import RosterError, import_roster
+
+    app = _app()
+    runtime = app.extensions["fieldline"]
+    with runtime.db.session_scope() as session:
+        try:
+            report = import_roster(session, file, runtime.settings.DEFAULT_REGION)
+        except RosterError as exc:
+            raise click.ClickException(str(exc)) from None
+    for row in report.rows:
+        line = f"line {row.line}: {row.action:9} {row.name} {row.phone}"
+        click.echo(line + (f" - {row.reason}" if row.reason else ""))
+    click.echo(report.summary())
+    if report.refused:
+        sys.exit(1)
+
+
+@main.command()
+@click.argument("phone")
+@click.argument("text")
+@click.option("--json", "as_json", is_flag=True, help="Print one JSON object instead of the reply.")
+def send(phone: str, text: str, as_json: bool) -> None:
+    """Run one message from PHONE through the same pipeline as the webhook and print the reply."""
+    from .intake import receive
+
+    app = _app()
+    runtime = app.extensions["fieldline"]
+    with runtime.db.session_scope() as session:
+        outcome = receive(session, runtime, channel="cli", provider_id=str(uuid.uuid4()),
+                          sender=phone, receiver="cli", body=text)
+    if as_json:
+        click.echo(json.dumps(outcome.as_json(), ensure_ascii=False))
+    else:
+        click.echo(outcome.reply)
+
+
+@main.command()
+@click.option("--db", "db_path", default="instance/demo.db", show_default=True,
+              help="The SQLite file to build afresh for the demo.")
+def demo(db_path: str) -> None:
+    """Build a demo township in a fresh SQLite file and play a scripted field day."""
+    from .demo import run_demo
+
+    run_demo(db_path, echo=click.echo)
+
+
+@main.command()
+@click.option("--host", default="127.0.0.1", show_default=True)
+@click.option("--port", default=5000, show_default=True, type=int)
+def serve(host: str, port: int) -> None:
+    """Run the web app (development server; use gunicorn 'gateway.wsgi:app' in production)."""
+    app = _app()
+    app.run(host=host, port=port)
+
+
+def _safe_url(url: str) -> str:
+    from sqlalchemy.engine import make_url
+
+    return make_url(url).render_as_string(hide_password=True)

@@ -1,0 +1,116 @@
+"""fieldline demo: a demo township on a fresh SQLite file and a scripted field day through intake."""
+from __future__ import annotations
+
+import re
+import uuid
+from pathlib import Path
+from typing import Callable
+
+from .intake import Outcome, receive
+from .migrate import upgrade
+from .roster import save_contact
+
+TOWNSHIP = "Kisumu/Nyando"
+PEOPLE = {
+    # alias: (name, phone, role, areas, language)
+    "akinyi": ("Akinyi Otieno", "0712 345 678", "volunteer", [f"{TOWNSHIP}/Kanyagwal"], "en"),
+    "juma": ("Juma Odhiambo", "0722 456 789", "volunteer", [f"{TOWNSHIP}/Ombeyi"], "en"),
+    "lina": ("Li Na", "0733 567 890", "volunteer", [f"{TOWNSHIP}/Ombeyi"], "zh"),
+    "grace": ("Grace Achieng", "0711 222 333", "staff", [TOWNSHIP], "en"),
+}
+# (who, text); {name} is an ID taken from an earlier reply, saved under the name in the third item.
+SCRIPT: list[tuple[str, str, str | None]] = [
+    ("akinyi", "HH Juma Ali", "hh1"),
+    ("akinyi", "REG {hh1} F 24 Amina Juma", "amina"),
+    ("akinyi", "REG {hh1} M 2M Baraka Juma", "baraka"),
+    ("akinyi", "reg {hh1} f 31/12/2051 Zawadi", None),          # birth date in the future
+    ("akinyi", "HH", None),                                    # head name missing
+    ("akinyi", "PRG {amina} 12W", None),                       # unknown keyword, one edit from PREG? or REG
+    ("akinyi", "V {hh1}", None),
+    ("akinyi", "V {hh1_typo}", None),                          # one digit mistyped
+    ("akinyi", "V {amina}", None),                             # a person's ID where a household's belongs
+    ("juma", "HOUSEHOLD Otieno Family", "hh2"),
+    ("juma", "REG#HH {hh2}#S M#A 40#N Peter Otieno", "peter"),
+    ("juma", "REG {hh2} X 40 Mary", None),                     # sex not M/F
+    ("juma", "V {hh1}", None),                                 # Akinyi's village, not his
+    ("lina", "户 王伟", "hh3"),
+    ("lina", "登记 {hh3} 女 ３０ 李梅", "limei"),                   # full-width digits
+    ("lina", "登记{hh3}，男，5岁，王小明", "xiaoming"),              # glued keyword, Chinese commas
+    ("lina", "访视 {hh3}", None),
+    ("lina", "访视", None),                                     # household missing
+    ("lina", "帮助", None),
+    ("grace", "V {hh2} checked the water tank", None),         # staff may report anywhere
+    ("grace", "HELP REG", None),
+    ("akinyi", "", None),                                      # an empty message
+    ("+254700000001", "REG 12345 F 20 Someone", None),         # not on the roster
+    ("akinyi", "LANG zh", None),
+    ("akinyi", "V {hh1} 2 extra", None),
+    ("akinyi", "LANG EN", None),
+]
+
+
+def _mistype(short_id: str) -> str:
+    """The same ID with its two middle digits swapped (or one changed), as a volunteer might type it."""
+    digits = list(short_id)
+    i = len(digits) // 2
+    if digits[i] != digits[i + 1]:
+        digits[i], digits[i + 1] = digits[i + 1], digits[i]
+    else:
+        digits[i] = str((int(digits[i]) + 1) % 10)
+    return "".join(digits)
+
+
+def run_demo(db_path: str, echo: Callable[[str], None] = print) -> list[tuple[str, str, Outcome]]:
+    from . import create_app
+
+    path = Path(db_path).resolve()
+    for suffix in ("", "-wal", "-shm"):
+        Path(str(path) + suffix).unlink(missing_ok=True)
+    url = f"sqlite:///{path}"
+    upgrade(url)
+    app = create_app({"DATABASE_URL": url, "DEFAULT_REGION": "KE", "SMS_BACKEND": "console"})
+    runtime = app.extensions["fieldline"]
+    phones: dict[str, str] = {}
+    with runtime.db.session_scope() as session:
+        for alias, (name, phone, role, areas, language) in PEOPLE.items():
+            contact, _ = save_contact(session, name=name, phone=phone, role=role, areas=areas,
+                                      language=language, region="KE")
+            phones[alias] = contact.phone
+    echo(f"Demo township {TOWNSHIP}: villages Kanyagwal and Ombeyi; database {path}")
+    echo("Roster: " + "; ".join(f"{n} ({r}, {lang})" for n, _, r, _, lang in PEOPLE.values()))
+    echo("")
+    ids: dict[str, str] = {}
+    played: list[tuple[str, str, Outcome]] = []
+    rows = []
+    for who, template, save_as in SCRIPT:
+        if "hh1" in ids:
+            ids["hh1_typo"] = _mistype(ids["hh1"])
+        text = re.sub(r"\{(\w+)\}", lambda m: ids[m[1]], template)
+        sender = phones.get(who, who)
+        with runtime.db.session_scope() as session:
+            outcome = receive(session, runtime, channel="demo", provider_id=str(uuid.uuid4()),
+                              sender=sender, receiver="demo", body=text)
+        if save_as and outcome.record:
+            ids[save_as] = outcome.record["id"]
+        played.append((who, text, outcome))
+        label = PEOPLE[who][0] if who in PEOPLE else who
+        rows.append((label, text or "(empty)", outcome.status, outcome.reply))
+    _table(rows, echo)
+    counts = {s: sum(1 for *_, o in played if o.status == s) for s in ("accepted", "rejected", "ignored")}
+    echo("")
+    echo(f"{len(played)} messages: {counts['accepted']} accepted, {counts['rejected']} rejected with "
+         f"a reply saying why, {counts['ignored']} ignored (unknown sender). Nothing was lost: every "
+         f"message is stored.")
+    echo(f"Try one yourself: DATABASE_URL=sqlite:///{path} fieldline send '{PEOPLE['akinyi'][1]}' 'HELP'")
+    return played
+
+
+def _table(rows: list[tuple[str, str, str, str]], echo: Callable[[str], None]) -> None:
+    widths = [max(len(r[i]) for r in rows) for i in range(3)]
+    widths = [min(w, 40) for w in widths]
+    head = ("from", "message", "status", "reply")
+    echo("  ".join(h.ljust(w) for h, w in zip(head, widths + [0])).rstrip())
+    echo("  ".join("-" * w for w in widths + [5]))
+    for row in rows:
+        cells = [c if len(c) <= w else c[: w - 3] + "..." for c, w in zip(row[:3], widths)]
+        echo("  ".join(c.ljust(w) for c, w in zip(cells, widths)) + "  " + row[3])

@@ -1,0 +1,180 @@
+"""One message's way through: store raw, parse, handle, reply. Every channel calls receive()."""
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+from typing import Any
+
+from sqlalchemy import select
+from sqlalchemy.exc import DBAPIError, IntegrityError
+from sqlalchemy.orm import Session
+
+from .formpack import Form
+from .handlers import HANDLERS, Context, Refusal, Reply
+from .models import Contact, InboundMessage, MessageStatus
+from .parsers import ParseContext, ParseError, parse
+from .phones import InvalidPhone, mask_phone, normalize_phone
+from .replies import echo, render
+from .runtime import Runtime
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class Outcome:
+    """What became of one inbound message; the same for a provider's retry of it."""
+
+    message_id: int
+    reply: str
+    status: str  # accepted | rejected | ignored | failed
+    form: str | None = None
+    error: str | None = None
+    record: dict[str, str] | None = None
+    duplicate: bool = False
+
+    @classmethod
+    def of(cls, message: InboundMessage, duplicate: bool = False) -> "Outcome":
+        record = {"type": message.record_type, "id": message.record_id} if message.record_type else None
+        return cls(
+            message_id=message.id, reply=message.reply or "", status=message.status.value,
+            form=message.form, error=message.error, record=record, duplicate=duplicate,
+        )
+
+    def as_json(self) -> dict[str, Any]:
+        return {
+            "reply": self.reply, "status": self.status, "form": self.form,
+            "error": self.error, "record": self.record,
+        }
+
+
+def receive(
+    session: Session, runtime: Runtime, *, channel: str, provider_id: str, sender: str,
+    receiver: str, body: str,
+) -> Outcome:
+    """Store the raw message (once per provider id), then answer it. The caller commits."""
+    region = runtime.settings.DEFAULT_REGION
+    try:
+        phone = normalize_phone(sender, region)
+    except InvalidPhone:
+        phone = sender.strip()[:40] or "unknown"
+    message = InboundMessage(
+        channel=channel, provider_id=provider_id, sender=phone, receiver=receiver[:40],
+        body=body, received_at=runtime.clock.now(),
+    )
+    try:
+        with session.begin_nested():
+            session.add(message)
+    except IntegrityError:
+        existing = session.scalar(select(InboundMessage).where(
+            InboundMessage.channel == channel, InboundMessage.provider_id == provider_id
+        ))
+        if existing is None or existing.status is None:
+            raise  # the other writer has not finished; let the provider retry
+        log.info("duplicate message %s on %s from %s", existing.id, channel, mask_phone(phone))
+        return Outcome.of(existing, duplicate=True)
+    _answer(session, runtime, message)
+    log.info(
+        "message %s on %s from %s: %s %s %s", message.id, channel, mask_phone(phone),
+        message.status.value, message.form or "-", message.error or "",
+    )
+    return Outcome.of(message)
+
+
+def _answer(session: Session, runtime: Runtime, message: InboundMessage) -> None:
+    pack = runtime.pack
+    contact = session.scalar(select(Contact).where(Contact.phone == message.sender))
+    message.contact_id = contact.id if contact else None
+    today = runtime.clock.today()
+    ctx = ParseContext(today=today, region=runtime.settings.DEFAULT_REGION, date_order=runtime.settings.DATE_ORDER)
+    try:
+        parsed = parse(message.body, pack, ctx)
+        parse_error = None
+    except ParseError as exc:
+        parsed, parse_error = None, exc
+
+    if contact is None or not contact.active:
+        lang = _guess_language(parsed, parse_error, runtime)
+        reason = "unknown_sender" if contact is None else "inactive_sender"
+        _finish(message, MessageStatus.ignored, lang, render(pack, None, reason, lang, {}),
+                error="unknown_sender" if contact is None else "not_allowed",
+                form=parsed.form if parsed else None)
+        return
+    lang = contact.language
+    if parse_error is not None:
+        form = pack.forms.get(parse_error.form) if parse_error.form else None
+        _finish(message, MessageStatus.rejected, lang, _error_reply(runtime, form, parse_error, lang, contact),
+                error=parse_error.code, form=parse_error.form if parse_error.code != "unknown_keyword" else None)
+        return
+    form = pack.forms[parsed.form]
+    if contact.role.value not in form.roles:
+        _finish(message, MessageStatus.rejected, lang, render(pack, form, "not_allowed", lang, {}),
+                error="not_allowed", form=form.code)
+        return
+    hctx = Context(session=session, runtime=runtime, sender=contact, message=message, form=form,
+                   language=lang, today=today)
+    try:
+        with session.begin_nested():
+            reply = HANDLERS[form.handler](hctx, parsed)
+    except Refusal as refusal:
+        values = {k: echo(v) if k == "value" else v for k, v in refusal.values.items()}
+        _finish(message, MessageStatus.rejected, lang, render(pack, form, refusal.reason, lang, values),
+                error=refusal.code, form=form.code)
+        return
+    except DBAPIError as exc:
+        if exc.connection_invalidated or not isinstance(exc, IntegrityError):
+            raise  # the database itself is in trouble: nothing can be kept, the caller answers 503
+        _fail(message, runtime, form, lang)
+        return
+    except Exception:
+        _fail(message, runtime, form, lang)
+        return
+    _finish(message, MessageStatus.accepted, hctx.language,
+            render(pack, form, reply.key, hctx.language, reply.values), form=form.code, reply=reply)
+
+
+def _fail(message: InboundMessage, runtime: Runtime, form: Form, lang: str) -> None:
+    log.exception("message %s: the %s handler failed; the message is kept", message.id, form.code)
+    _finish(message, MessageStatus.failed, lang, render(runtime.pack, None, "failed", lang, {}),
+            error="failed", form=form.code)
+
+
+def _finish(
+    message: InboundMessage, status: MessageStatus, lang: str, text: str, *, error: str | None = None,
+    form: str | None = None, reply: Reply | None = None,
+) -> None:
+    message.status = status
+    message.language = lang
+    message.reply = text
+    message.error = error
+    message.form = form
+    if reply is not None and reply.record:
+        message.record_type = reply.record["type"]
+        message.record_id = reply.record["id"]
+
+
+def _guess_language(parsed, parse_error, runtime: Runtime) -> str:
+    """An unknown sender is answered in the language of the keyword they used, if any."""
+    if parsed is not None:
+        return parsed.language
+    if parse_error is not None and parse_error.language:
+        return parse_error.language
+    return runtime.settings.DEFAULT_LANGUAGE
+
+
+def _error_reply(runtime: Runtime, form: Form | None, error: ParseError, lang: str, contact: Contact) -> str:
+    pack = runtime.pack
+    values: dict[str, Any] = dict(error.args_)
+    values["value"] = echo(error.value)
+    if form is not None and error.field:
+        field = next((f for f in form.fields if f.name == error.field), None)
+        values["field"] = field.label(lang) if field else error.field
+    if error.code == "unknown_keyword":
+        values["word"] = echo(error.value)
+        values["keywords"] = pack.keyword_list(lang, contact.role.value)
+        suggested = pack.forms.get(error.form) if error.form else None
+        if suggested is not None:
+            values["suggestion"] = suggested.keyword(lang)
+            values["usage"] = suggested.usage(lang)
+            return render(pack, None, "did_you_mean", lang, values)
+        return render(pack, None, "unknown_keyword", lang, values)
+    return render(pack, form, error.reason, lang, values)

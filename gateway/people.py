@@ -1,0 +1,108 @@
+"""Households, people, their short IDs and who may report on them."""
+from __future__ import annotations
+
+import secrets
+from datetime import date
+
+from sqlalchemy import func, select
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import Session
+
+from . import shortid
+from .models import Area, AreaKind, Contact, ContactArea, Household, IdKind, Person, Role, ShortId
+
+FIRST_LENGTH = 5
+FILL_LIMIT = 0.5  # move to longer IDs once half the space of a length is used
+
+
+def new_short_id(session: Session, kind: IdKind) -> str:
+    """A fresh ID with a Damm check digit, 5 digits to start, longer as the space fills."""
+    length = FIRST_LENGTH
+    while True:
+        used = session.scalar(
+            select(func.count()).select_from(ShortId).where(func.length(ShortId.value) == length)
+        )
+        if used < shortid.capacity(length) * FILL_LIMIT:
+            break
+        length += 1
+    for _ in range(50):
+        payload = str(secrets.randbelow(9 * 10 ** (length - 2)) + 10 ** (length - 2))
+        value = shortid.make(payload)
+        try:
+            with session.begin_nested():
+                session.add(ShortId(value=value, kind=kind))
+        except IntegrityError:
+            continue  # taken, by us earlier or by a concurrent registration
+        return value
+    raise RuntimeError(f"no free short ID of length {length} after 50 tries")
+
+
+def find_subject(session: Session, short_id: str) -> Household | Person | None:
+    kind = session.scalar(select(ShortId.kind).where(ShortId.value == short_id))
+    if kind is IdKind.household:
+        return session.scalar(select(Household).where(Household.short_id == short_id))
+    if kind is IdKind.person:
+        return session.scalar(select(Person).where(Person.short_id == short_id))
+    return None
+
+
+def covered_village_ids(session: Session, contact: Contact) -> set[int]:
+    """The villages a contact works in: their own villages, or every village under their areas."""
+    frontier = {link.area_id for link in contact.area_links}
+    villages: set[int] = set()
+    while frontier:
+        rows = session.execute(select(Area.id, Area.kind, Area.parent_id).where(
+            (Area.id.in_(frontier)) | (Area.parent_id.in_(frontier))
+        )).all()
+        villages |= {r.id for r in rows if r.kind is AreaKind.village}
+        frontier = {r.id for r in rows if r.parent_id in frontier and r.kind is not AreaKind.village}
+    return villages
+
+
+def may_report_on(session: Session, contact: Contact, village_id: int) -> bool:
+    """Volunteers report on their own villages; staff and admins on any."""
+    if contact.role is not Role.volunteer:
+        return True
+    return village_id in covered_village_ids(session, contact)
+
+
+def home_village(session: Session, contact: Contact) -> Area | None:
+    """The first village a contact is assigned to, where their new households go."""
+    link = session.scalar(
+        select(ContactArea)
+        .join(Area, Area.id == ContactArea.area_id)
+        .where(ContactArea.contact_id == contact.id, Area.kind == AreaKind.village)
+        .order_by(ContactArea.position)
+        .limit(1)
+    )
+    return link.area if link else None
+
+
+def register_household(session: Session, village: Area, head_name: str, by: Contact) -> Household:
+    household = Household(
+        short_id=new_short_id(session, IdKind.household),
+        village_id=village.id,
+        head_name=head_name,
+        registered_by_id=by.id,
+    )
+    session.add(household)
+    session.flush()
+    return household
+
+
+def register_person(
+    session: Session, household: Household, name: str, sex: str, birth_date: date,
+    estimated: bool, by: Contact,
+) -> Person:
+    person = Person(
+        short_id=new_short_id(session, IdKind.person),
+        household_id=household.id,
+        name=name,
+        sex=sex,
+        birth_date=birth_date,
+        birth_date_estimated=estimated,
+        registered_by_id=by.id,
+    )
+    session.add(person)
+    session.flush()
+    return person

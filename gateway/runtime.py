@@ -1,0 +1,39 @@
+"""What a running Fieldline holds: settings, database, form pack and clock, made once per app."""
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+
+from flask import current_app
+
+from .clock import Clock
+from .config import LANGUAGES, Settings
+from .db import Database
+from .formpack import FormPack, FormPackError, load_pack
+from .handlers import load_handlers
+
+log = logging.getLogger(__name__)
+
+
+@dataclass
+class Runtime:
+    settings: Settings
+    db: Database
+    pack: FormPack
+    clock: Clock
+
+    @classmethod
+    def from_settings(cls, settings: Settings) -> "Runtime":
+        pack = load_pack(settings.FORMS_DIR or None, languages=LANGUAGES[:2])
+        handlers = load_handlers()
+        for form in pack.forms.values():
+            if form.handler not in handlers:
+                raise FormPackError(
+                    f"{form.source}: handler '{form.handler}' does not exist "
+                    f"(one of {', '.join(sorted(handlers))})"
+                )
+        return cls(settings=settings, db=Database(settings.database_url), pack=pack, clock=Clock(settings.tz))
+
+
+def current_runtime() -> Runtime:
+    return current_app.extensions["fieldline"]
