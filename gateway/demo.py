@@ -1,7 +1,9 @@
 """fieldline demo: a demo township on a fresh SQLite file and a scripted field day through intake."""
 from __future__ import annotations
 
+import logging
 import re
+import unicodedata
 import uuid
 from pathlib import Path
 from typing import Callable
@@ -25,7 +27,7 @@ SCRIPT: list[tuple[str, str, str | None]] = [
     ("akinyi", "REG {hh1} M 2M Baraka Juma", "baraka"),
     ("akinyi", "reg {hh1} f 31/12/2051 Zawadi", None),          # birth date in the future
     ("akinyi", "HH", None),                                    # head name missing
-    ("akinyi", "PRG {amina} 12W", None),                       # unknown keyword, one edit from PREG? or REG
+    ("akinyi", "REGG {hh1} F 30 Mary Juma", None),             # unknown keyword, one edit from REG
     ("akinyi", "V {hh1}", None),
     ("akinyi", "V {hh1_typo}", None),                          # one digit mistyped
     ("akinyi", "V {amina}", None),                             # a person's ID where a household's belongs
@@ -69,6 +71,7 @@ def run_demo(db_path: str, echo: Callable[[str], None] = print) -> list[tuple[st
     url = f"sqlite:///{path}"
     upgrade(url)
     app = create_app({"DATABASE_URL": url, "DEFAULT_REGION": "KE", "SMS_BACKEND": "console"})
+    logging.getLogger("gateway").setLevel(logging.WARNING)  # the table says it all
     runtime = app.extensions["fieldline"]
     phones: dict[str, str] = {}
     with runtime.db.session_scope() as session:
@@ -105,12 +108,21 @@ def run_demo(db_path: str, echo: Callable[[str], None] = print) -> list[tuple[st
     return played
 
 
+def _width(text: str) -> int:
+    """Columns a terminal gives text: Chinese characters take two."""
+    return sum(2 if unicodedata.east_asian_width(c) in "WF" else 1 for c in text)
+
+
+def _cell(text: str, width: int) -> str:
+    while _width(text) > width:
+        text = text[:-4] + "..."
+    return text + " " * (width - _width(text))
+
+
 def _table(rows: list[tuple[str, str, str, str]], echo: Callable[[str], None]) -> None:
-    widths = [max(len(r[i]) for r in rows) for i in range(3)]
-    widths = [min(w, 40) for w in widths]
+    widths = [min(max(_width(r[i]) for r in rows), 40) for i in range(3)]
     head = ("from", "message", "status", "reply")
-    echo("  ".join(h.ljust(w) for h, w in zip(head, widths + [0])).rstrip())
+    echo("  ".join(_cell(h, w) for h, w in zip(head, widths)) + "  " + head[3])
     echo("  ".join("-" * w for w in widths + [5]))
     for row in rows:
-        cells = [c if len(c) <= w else c[: w - 3] + "..." for c, w in zip(row[:3], widths)]
-        echo("  ".join(c.ljust(w) for c, w in zip(cells, widths)) + "  " + row[3])
+        echo("  ".join(_cell(c, w) for c, w in zip(row[:3], widths)) + "  " + row[3])

@@ -173,7 +173,7 @@ def _error_reply(runtime: Runtime, form: Form | None, error: ParseError, lang: s
         values["keywords"] = pack.keyword_list(lang, contact.role.value)
         suggested = pack.forms.get(error.form) if error.form else None
         if suggested is not None:
-            values["suggestion"] = suggested.keyword(lang)
+            values.setdefault("suggestion", suggested.keyword(lang))
             values["usage"] = suggested.usage(lang)
             return render(pack, None, "did_you_mean", lang, values)
         return render(pack, None, "unknown_keyword", lang, values)

@@ -13,7 +13,7 @@ handler: record_visit
 keywords: {en: [WEIGH], zh: [称重]}
 fields:
   - {name: household, type: id, kind: household, label: {en: household ID, zh: 户号}}
-example: {en: WEIGH 40213, zh: 称重 40213}
+example: {en: WEIGH 40216, zh: 称重 40216}
 replies:
   recorded: {en: "Weighed {household}", zh: "已称重{household}"}
 """
@@ -42,8 +42,9 @@ def test_a_deployment_form_joins_the_pack_without_python(tmp_path, database_url)
     (GOOD + "colour: blue\n", "unknown setting(s): colour"),
     (GOOD.replace("label:", "lable:"), "field 'household': unknown setting(s): lable"),
     ("code: [unclosed", "not valid YAML"),
-    (GOOD.replace("{name: household, type: id,", "{name: household, type: text,") +
-     "  - {name: extra, type: integer}\n", "a text field must be the last field"),
+    (GOOD.replace("  - {name: household, type: id,",
+                  "  - {name: note, type: text}\n  - {name: household, type: id,"),
+     "field 'note': a text field must be the last field"),
 ])
 def test_a_broken_form_names_the_file_and_the_problem(tmp_path, broken, message):
     folder = write(tmp_path, "weigh.yaml", broken)

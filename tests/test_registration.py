@@ -177,7 +177,7 @@ def test_unknown_keyword_far_from_any_lists_the_keywords(runtime, volunteer):
 def test_help_lists_keywords_and_help_keyword_shows_the_form(runtime, volunteer):
     assert send(runtime, PHONE, "HELP").reply.startswith("Reports: HH REG V HELP LANG.")
     assert send(runtime, PHONE, "help reg").reply == (
-        "Send: REG <household ID> <sex M/F> <age> <name>, e.g. REG 40213 F 24 Amina Juma")
+        "Send: REG <household ID> <sex M/F> <age> <name>, e.g. REG 40216 F 24 Amina Juma")
 
 
 def test_lang_changes_the_language_of_later_replies(runtime, session, volunteer):
