@@ -12,7 +12,7 @@ from typing import Any
 
 from ..formpack import Field, Form, FormPack
 from . import Parsed, ParseContext, ParseError
-from .fields import CONVERTERS, Converter
+from .fields import CONVERTERS, Converter, language_rank
 from .normalize import normalize
 
 GREEDY_TYPES = frozenset({"text", "codes"})  # as the last field, these take the rest
@@ -125,13 +125,12 @@ def _make_plan(form: Form, lang: str) -> _Plan:
     steps = tuple(
         (f, CONVERTERS[f.type], i == last and f.type in GREEDY_TYPES) for i, f in enumerate(form.fields)
     )
-    keys: dict[str, Field] = {}
     # Any language's key is understood; on a clash the sender's language, then '*', wins.
-    for wanted in (lambda l: l not in ("*", lang), lambda l: l == "*", lambda l: l == lang):
-        for f in form.fields:
-            for key_lang, words in f.keys.items():
-                if wanted(key_lang):
-                    keys.update((word.upper(), f) for word in words)
+    ranked = sorted(
+        ((language_rank(key_lang, lang), word.upper(), i) for i, f in enumerate(form.fields)
+         for key_lang, words in f.keys.items() for word in words)
+    )
+    keys = {word: form.fields[i] for _, word, i in ranked}
     return _Plan(steps, keys, tuple(sorted(keys, key=len, reverse=True)))
 
 

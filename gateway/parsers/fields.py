@@ -109,6 +109,7 @@ def read_date(token: str, ctx: ParseContext) -> date | None:
 
 
 def convert_date(raw: str, field: Field, ctx: ParseContext, lang: str) -> date:
+    """A day in any of the accepted spellings, not after today."""
     try:
         value = read_date(raw, ctx)
     except _NotADate:
@@ -123,6 +124,7 @@ def convert_date(raw: str, field: Field, ctx: ParseContext, lang: str) -> date:
 # -- numbers -----------------------------------------------------------------------------------------
 
 def convert_integer(raw: str, field: Field, ctx: ParseContext, lang: str) -> int:
+    """A whole number within the field's min and max."""
     if not _INTEGER.fullmatch(raw):
         raise _invalid(field, raw)
     value = int(raw)
@@ -131,6 +133,7 @@ def convert_integer(raw: str, field: Field, ctx: ParseContext, lang: str) -> int
 
 
 def convert_decimal(raw: str, field: Field, ctx: ParseContext, lang: str) -> float:
+    """A number with a decimal point ('3.2'; ',' separates values) within min and max."""
     if not _DECIMAL.fullmatch(raw):
         raise _invalid(field, raw)
     value = float(raw)
@@ -223,17 +226,24 @@ def convert_id(raw: str, field: Field, ctx: ParseContext, lang: str) -> str:
 _choice_tables: dict[tuple[int, str], tuple[Field, dict[str, str]]] = {}
 
 
+def language_rank(word_lang: str, lang: str) -> int:
+    """How much a word of word_lang counts for a sender of lang: theirs 2, '*' 1, another 0."""
+    return 2 if word_lang == lang else 1 if word_lang == "*" else 0
+
+
 def _choice_table(field: Field, lang: str) -> dict[str, str]:
-    """WORD -> CODE; the sender's language wins over '*', which wins over other languages."""
+    """WORD -> CODE; any language's word is understood, the sender's wins a clash."""
     cached = _choice_tables.get((id(field), lang))
     if cached is not None and cached[0] is field:
         return cached[1]
+    ranked = sorted(
+        (language_rank(word_lang, lang), word.upper(), code)
+        for code, per_lang in field.choices.items()
+        for word_lang, words in per_lang.items()
+        for word in words
+    )
     table = {code: code for code in field.choices}
-    for wanted in (lambda l: l not in ("*", lang), lambda l: l == "*", lambda l: l == lang):
-        for code, per_lang in field.choices.items():
-            for word_lang, words in per_lang.items():
-                if wanted(word_lang):
-                    table.update((word.upper(), code) for word in words)
+    table.update((word, code) for _, word, code in ranked)
     if len(_choice_tables) > 4096:  # packs reloaded many times over, e.g. in tests
         _choice_tables.clear()
     _choice_tables[(id(field), lang)] = (field, table)
@@ -241,6 +251,7 @@ def _choice_table(field: Field, lang: str) -> dict[str, str]:
 
 
 def convert_choice(raw: str, field: Field, ctx: ParseContext, lang: str) -> str:
+    """A word of the field's choices, in any case and language -> the choice's code."""
     code = _choice_table(field, lang).get(raw.upper())
     if code is None:
         raise _invalid(field, raw)
@@ -259,6 +270,7 @@ def convert_codes(raw: str, field: Field, ctx: ParseContext, lang: str) -> str:
 
 
 def convert_phone(raw: str, field: Field, ctx: ParseContext, lang: str) -> str:
+    """A valid phone number, local to ctx.region or international -> E.164."""
     if len(raw) > 24:  # longer than any phone number, however it is written
         raise _invalid(field, raw)
     try:
@@ -268,6 +280,7 @@ def convert_phone(raw: str, field: Field, ctx: ParseContext, lang: str) -> str:
 
 
 def convert_text(raw: str, field: Field, ctx: ParseContext, lang: str) -> str:
+    """Free text as typed, case kept, no longer than max_length."""
     if field.max_length is not None and len(raw) > field.max_length:
         raise _invalid(field, raw, "too_long", max=field.max_length)
     return raw
