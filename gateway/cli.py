@@ -78,9 +78,14 @@ def roster_import(file) -> None:
 def send(phone: str, text: str, as_json: bool) -> None:
     """Run one message from PHONE through the same pipeline as the webhook and print the reply."""
     from .intake import receive
+    from .phones import InvalidPhone, normalize_phone
 
     app = _app()
     runtime = app.extensions["fieldline"]
+    try:
+        phone = normalize_phone(phone, runtime.settings.DEFAULT_REGION)
+    except InvalidPhone as exc:
+        raise click.BadParameter(str(exc), param_hint="PHONE") from None
     with runtime.db.session_scope() as session:
         outcome = receive(session, runtime, channel="cli", provider_id=str(uuid.uuid4()),
                           sender=phone, receiver="cli", body=text)

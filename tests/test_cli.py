@@ -72,3 +72,9 @@ def test_demo_plays_a_field_day_with_mistakes_in_two_languages(tmp_path, monkeyp
     assert any("is not valid, check the number" in line for line in lines)
     assert any("not registered with Fieldline" in line for line in lines)
     assert "rejected with a reply saying why" in result.output
+
+
+def test_send_refuses_a_number_that_cannot_be_a_phone(cli_db):
+    result = cli_db.invoke(main, ["send", "12345", "HELP"])
+    assert result.exit_code == 2
+    assert "'12345' is not a valid phone number" in result.output

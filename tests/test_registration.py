@@ -208,3 +208,37 @@ def test_a_failing_handler_keeps_the_message_and_says_so(runtime, session, volun
     assert outcome.reply.startswith("Sorry, your report could not be processed")
     message = session.scalar(select(InboundMessage))
     assert message.body == "HH Juma Ali" and message.error == "failed"
+
+
+def test_mistyped_id_is_refused_before_any_lookup(runtime, session, volunteer, hh):
+    from sqlalchemy import event
+
+    typo = hh.short_id[0] + hh.short_id[2] + hh.short_id[1] + hh.short_id[3:]
+    if typo == hh.short_id:
+        typo = hh.short_id[:-1] + str((int(hh.short_id[-1]) + 1) % 10)
+    statements: list[str] = []
+    engine = runtime.db.engine
+
+    def record(conn, cursor, statement, *args):
+        statements.append(statement)
+
+    event.listen(engine, "before_cursor_execute", record)
+    try:
+        outcome = send(runtime, PHONE, f"V {typo}")
+    finally:
+        event.remove(engine, "before_cursor_execute", record)
+    assert outcome.error == "invalid_id"
+    assert statements, "the message itself is stored"
+    assert not [s for s in statements if "short_ids" in s or "households" in s]
+
+
+def test_ids_grow_a_digit_once_half_the_five_digit_space_is_used(session):
+    from sqlalchemy import insert
+
+    from gateway.models import IdKind, ShortId
+    from gateway.people import new_short_id
+
+    used = [shortid.make(str(p)) for p in range(1000, 1000 + shortid.capacity(5) // 2)]
+    session.execute(insert(ShortId), [{"value": v, "kind": IdKind.person} for v in used])
+    fresh = new_short_id(session, IdKind.household)
+    assert len(fresh) == 6 and shortid.is_valid(fresh)
