@@ -1,0 +1,1 @@
+"""The admin web view: roster, areas, alerts, review queue, dashboard and simulator."""

@@ -1,0 +1,1 @@
+"""Background work on RQ and Redis: checks, reminders, alerts and sending."""
