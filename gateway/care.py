@@ -1,65 +1,124 @@
-"""Care that falls due: due items are created, cleared and ended here, never in handlers."""
+"""Care that falls due: due items are started, cleared, ended, muted and moved here, never in handlers."""
 from __future__ import annotations
 
 from datetime import date, datetime, timedelta
 
-from sqlalchemy import select
+from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 
-from .models import DueItem, DueStatus, Household, Report
-
-VISIT_SCHEDULE = "household_visit"
-VISIT_WINDOW_DAYS = 14  # a visit this many days either side of the due day counts
+from .models import DueItem, DueStatus, Report
+from .schedules import Schedule
 
 
-def clear_open_items(
-    session: Session, *, schedule: str, report: Report, now: datetime,
-    household_id: int | None = None, person_id: int | None = None,
+def start(
+    session: Session, schedule: Schedule, anchor: date, *, today: date, person_id: int | None = None,
+    household_id: int | None = None, volunteer_id: int | None = None, units: int = 1,
+    at_days: int | None = None,
 ) -> list[DueItem]:
-    """Mark done the subject's open items of a schedule whose window has opened by the report day."""
-    query = select(DueItem).where(
-        DueItem.schedule == schedule,
-        DueItem.status == DueStatus.open,
-        DueItem.window_start <= report.reported_on,
-    )
-    if household_id is not None:
-        query = query.where(DueItem.household_id == household_id)
+    """Make a schedule's items due from anchor; items whose window closed before today are skipped."""
+    made = []
+    for spec in schedule.items:
+        at = spec.at * units if spec.per_unit else spec.at
+        if at_days is not None:  # a setting such as VISIT_EVERY_DAYS replaces the schedule's
+            at = timedelta(days=at_days)
+        due_on = anchor + at
+        window_end = due_on + spec.after
+        if window_end < today:
+            continue
+        item = DueItem(
+            schedule=schedule.name, item=spec.item, person_id=person_id, household_id=household_id,
+            volunteer_id=volunteer_id, due_on=due_on, window_start=due_on - spec.before,
+            window_end=window_end,
+        )
+        session.add(item)
+        made.append(item)
+    session.flush()
+    return made
+
+
+def _open_items(schedules, person_id: int | None, household_id: int | None):
+    query = select(DueItem).where(DueItem.status == DueStatus.open)
+    if schedules is not None:
+        query = query.where(DueItem.schedule.in_(list(schedules)))
     if person_id is not None:
         query = query.where(DueItem.person_id == person_id)
-    items = list(session.scalars(query))
-    for item in items:
+    if household_id is not None:
+        query = query.where(DueItem.household_id == household_id)
+    return query
+
+
+def clear_due(
+    session: Session, schedules, report: Report, now: datetime, *, person_id: int | None = None,
+    household_id: int | None = None,
+) -> DueItem | None:
+    """Mark done the earliest open item of these schedules whose window holds the report's day."""
+    item = session.scalar(
+        _open_items(schedules, person_id, household_id)
+        .where(DueItem.window_start <= report.reported_on, DueItem.window_end >= report.reported_on)
+        .order_by(DueItem.due_on, DueItem.id)
+        .limit(1)
+    )
+    if item is not None:
         item.status = DueStatus.done
         item.cleared_by_report_id = report.id
         item.closed_at = now
-    return items
-
-
-def schedule_next_visit(
-    session: Session, household: Household, visited_on: date, every_days: int, volunteer_id: int | None,
-    report: Report, now: datetime,
-) -> DueItem:
-    """A visit clears the household's due visit and makes the next one due every_days later."""
-    clear_open_items(session, schedule=VISIT_SCHEDULE, report=report, now=now, household_id=household.id)
-    # an earlier visit's item whose window has not opened yet is replaced, not kept twice
-    for item in session.scalars(select(DueItem).where(
-        DueItem.schedule == VISIT_SCHEDULE,
-        DueItem.household_id == household.id,
-        DueItem.status == DueStatus.open,
-    )):
-        item.status = DueStatus.ended
-        item.reason = f"replaced after the visit of {visited_on.isoformat()}"
-        item.closed_at = now
-    due_on = visited_on + timedelta(days=every_days)
-    window = min(VISIT_WINDOW_DAYS, every_days // 2)
-    item = DueItem(
-        schedule=VISIT_SCHEDULE,
-        item="visit",
-        household_id=household.id,
-        volunteer_id=volunteer_id,
-        due_on=due_on,
-        window_start=due_on - timedelta(days=window),
-        window_end=due_on + timedelta(days=window),
-    )
-    session.add(item)
-    household.last_visit_on = max(household.last_visit_on or visited_on, visited_on)
     return item
+
+
+def next_due(session: Session, schedules, *, person_id: int | None = None,
+             household_id: int | None = None) -> DueItem | None:
+    return session.scalar(
+        _open_items(schedules, person_id, household_id).order_by(DueItem.due_on, DueItem.id).limit(1)
+    )
+
+
+def end_open(
+    session: Session, reason: str, now: datetime, *, schedules=None, person_id: int | None = None,
+    household_id: int | None = None, statuses=(DueStatus.open,),
+) -> int:
+    """End open (and, if asked, muted) items: the care is no longer due, and why."""
+    query = update(DueItem).where(DueItem.status.in_(list(statuses)))
+    if schedules is not None:
+        query = query.where(DueItem.schedule.in_(list(schedules)))
+    if person_id is not None:
+        query = query.where(DueItem.person_id == person_id)
+    if household_id is not None:
+        query = query.where(DueItem.household_id == household_id)
+    result = session.execute(
+        query.values(status=DueStatus.ended, reason=reason[:200], closed_at=now),
+        execution_options={"synchronize_session": "fetch"},
+    )
+    return result.rowcount
+
+
+def mute(session: Session, person_id: int, now: datetime) -> int:
+    """OFF: every open item about the person stops; ON may resume them."""
+    result = session.execute(
+        update(DueItem)
+        .where(DueItem.person_id == person_id, DueItem.status == DueStatus.open)
+        .values(status=DueStatus.muted, reason="reminders off at the person's request", closed_at=now),
+        execution_options={"synchronize_session": "fetch"},
+    )
+    return result.rowcount
+
+
+def resume(session: Session, person_id: int, today: date) -> int:
+    """ON: muted items due from today on are open again; those already past stay muted."""
+    result = session.execute(
+        update(DueItem)
+        .where(DueItem.person_id == person_id, DueItem.status == DueStatus.muted, DueItem.due_on >= today)
+        .values(status=DueStatus.open, reason=None, closed_at=None),
+        execution_options={"synchronize_session": "fetch"},
+    )
+    return result.rowcount
+
+
+def move_to_volunteer(session: Session, person_id: int, volunteer_id: int | None) -> int:
+    """IN: the person's open and muted care follows them to their new volunteer."""
+    result = session.execute(
+        update(DueItem)
+        .where(DueItem.person_id == person_id, DueItem.status.in_([DueStatus.open, DueStatus.muted]))
+        .values(volunteer_id=volunteer_id),
+        execution_options={"synchronize_session": "fetch"},
+    )
+    return result.rowcount

@@ -56,7 +56,7 @@ class Settings:
     DEV_CHANNEL: bool = True
     FORMS_DIR: str = ""
     DATE_ORDER: str = "DMY"
-    VISIT_EVERY_DAYS: int = 90
+    VISIT_EVERY_DAYS: int = 0  # 0: as the household_visit schedule says (90 days)
     STALE_AFTER_DAYS: int = 7
     LOG_LEVEL: str = "INFO"
     extra: dict[str, Any] = field(default_factory=dict)

@@ -2,7 +2,8 @@
 
 One YAML file per form lives in ``gateway/forms/`` (the default pack) and optionally in a
 deployment's ``FORMS_DIR``, whose forms replace default ones of the same code. Files whose name
-starts with ``_`` hold shared data: ``_messages.yaml`` the replies that belong to no one form.
+starts with ``_`` hold shared data: ``_messages.yaml`` the replies that belong to no one form,
+``_schedules.yaml`` the schedules of care that forms start, clear and end (see schedules.py).
 """
 from __future__ import annotations
 
@@ -56,6 +57,9 @@ class Form:
     options: dict[str, Any]
     source: str
     order: int = 100  # place in keyword lists and menus
+    starts: tuple[str, ...] = ()  # schedules a report of this form starts
+    clears: tuple[str, ...] = ()  # schedules whose due item a report of this form clears
+    ends: tuple[str, ...] = ()  # schedules a report of this form ends
 
     def keyword(self, lang: str) -> str:
         words = self.keywords.get(lang) or self.keywords["en"]
@@ -75,7 +79,11 @@ class Form:
 class FormPack:
     """All forms of a deployment, indexed by code and by every keyword in every language."""
 
-    def __init__(self, forms: Iterable[Form], messages: dict[str, dict[str, str]], version: str):
+    def __init__(
+        self, forms: Iterable[Form], messages: dict[str, dict[str, str]], version: str,
+        schedules: dict | None = None,
+    ):
+        self.schedules = schedules or {}
         self.forms: dict[str, Form] = {f.code: f for f in sorted(forms, key=lambda f: (f.order, f.code))}
         self.messages = messages
         self.version = version
@@ -108,8 +116,11 @@ class FormPack:
 def load_pack(extra_dir: str | Path | None = None, languages: Iterable[str] = ("en",)) -> FormPack:
     """Load the default pack plus a deployment's folder; raise FormPackError on any broken file."""
     dirs = [DEFAULT_FORMS_DIR] + ([Path(extra_dir)] if extra_dir else [])
+    from .schedules import schedules_from_dict
+
     forms: dict[str, Form] = {}
     messages: dict[str, dict[str, str]] = {}
+    schedules: dict = {}
     digest = hashlib.sha256()
     for folder in dirs:
         if not folder.is_dir():
@@ -118,15 +129,23 @@ def load_pack(extra_dir: str | Path | None = None, languages: Iterable[str] = ("
             raw = path.read_bytes()
             digest.update(path.name.encode() + b"\0" + raw)
             data = _read_yaml(path, raw)
-            if path.name.startswith("_"):
+            if path.name == "_messages.yaml":
                 messages.update(_texts(path, "messages", data))
+            elif path.name == "_schedules.yaml":
+                schedules.update(schedules_from_dict(path, data))
+            elif path.name.startswith("_"):
+                raise FormPackError(f"{path}: unknown shared file (expected _messages.yaml or _schedules.yaml)")
             else:
                 form = _form_from_dict(path, data)
                 forms[form.code] = form
     for key in ("empty", "unknown_sender", "unknown_keyword", "not_allowed", "invalid_id"):
         if key not in messages:
             raise FormPackError(f"{DEFAULT_FORMS_DIR}/_messages.yaml: message '{key}' missing")
-    pack = FormPack(forms.values(), messages, digest.hexdigest()[:12])
+    for form in forms.values():
+        for name in form.starts + form.clears + form.ends:
+            if name not in schedules:
+                raise FormPackError(f"{form.source}: schedule '{name}' is not in _schedules.yaml")
+    pack = FormPack(forms.values(), messages, digest.hexdigest()[:12], schedules)
     _check_languages(pack, tuple(languages))
     return pack
 
@@ -177,6 +196,7 @@ def _form_from_dict(path: Path, data: dict) -> Form:
             raise FormPackError(f"{path}: '{key}' is required")
     unknown = set(data) - {
         "code", "handler", "keywords", "fields", "roles", "example", "replies", "options", "order",
+        "starts", "clears", "ends",
     }
     if unknown:
         raise FormPackError(f"{path}: unknown setting(s): {', '.join(sorted(unknown))}")
@@ -219,7 +239,19 @@ def _form_from_dict(path: Path, data: dict) -> Form:
         options=dict(data.get("options") or {}),
         source=str(path),
         order=int(data.get("order", 100)),
+        starts=_names(path, "starts", data.get("starts")),
+        clears=_names(path, "clears", data.get("clears")),
+        ends=_names(path, "ends", data.get("ends")),
     )
+
+
+def _names(path: Path, where: str, value: Any) -> tuple[str, ...]:
+    if value is None:
+        return ()
+    value = [value] if isinstance(value, str) else value
+    if not isinstance(value, list) or not all(isinstance(v, str) for v in value):
+        raise FormPackError(f"{path}: {where}: expected a schedule name or a list of them")
+    return tuple(value)
 
 
 def _field_from_dict(path: Path, index: int, data: Any) -> Field:

@@ -11,6 +11,7 @@ from sqlalchemy import (
     Date,
     DateTime,
     Enum,
+    Float,
     ForeignKey,
     Index,
     Integer,
@@ -18,6 +19,7 @@ from sqlalchemy import (
     Text,
     TypeDecorator,
     UniqueConstraint,
+    text,
 )
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
@@ -97,6 +99,27 @@ class ReportStatus(str, enum.Enum):
     flagged = "flagged"
     verified = "verified"
     wrong = "wrong"
+
+
+class PregnancyStatus(str, enum.Enum):
+    open = "open"
+    delivered = "delivered"
+    lost = "lost"
+    ended = "ended"  # the woman died or moved out while pregnant
+
+
+class AlertKind(str, enum.Enum):
+    danger = "danger"
+    loss = "loss"
+    death = "death"
+    overdue = "overdue"
+    verify = "verify"
+
+
+class AlertStatus(str, enum.Enum):
+    open = "open"
+    acknowledged = "acknowledged"
+    resolved = "resolved"
 
 
 class OutgoingStatus(str, enum.Enum):
@@ -204,11 +227,48 @@ class Person(Base):
     birth_date: Mapped[date] = mapped_column(Date)
     birth_date_estimated: Mapped[bool] = mapped_column(Boolean, default=True)
     status: Mapped[PersonStatus] = mapped_column(str_enum(PersonStatus), default=PersonStatus.active)
+    status_on: Mapped[date | None] = mapped_column(Date)  # the day they moved out or died
     reminders_off: Mapped[bool] = mapped_column(Boolean, default=False)
+    mother_id: Mapped[int | None] = mapped_column(ForeignKey("people.id"), index=True)
     registered_by_id: Mapped[int] = mapped_column(ForeignKey("contacts.id"))
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
 
     household: Mapped[Household] = relationship()
+
+
+class Pregnancy(Base):
+    """A pregnancy from its report to its end; at most one open per woman."""
+
+    __tablename__ = "pregnancies"
+    __table_args__ = (
+        Index(
+            "uq_pregnancies_open_person", "person_id", unique=True,
+            sqlite_where=text("status = 'open'"), postgresql_where=text("status = 'open'"),
+        ),
+    )
+    id: Mapped[int] = mapped_column(primary_key=True)
+    person_id: Mapped[int] = mapped_column(ForeignKey("people.id"), index=True)
+    lmp: Mapped[date] = mapped_column(Date)
+    edd: Mapped[date] = mapped_column(Date)
+    status: Mapped[PregnancyStatus] = mapped_column(str_enum(PregnancyStatus), default=PregnancyStatus.open)
+    report_id: Mapped[int] = mapped_column(ForeignKey("reports.id"))
+    ended_on: Mapped[date | None] = mapped_column(Date)
+    ended_report_id: Mapped[int | None] = mapped_column(ForeignKey("reports.id"))
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+
+class Birth(Base):
+    """A live birth: the baby is a person of the mother's household."""
+
+    __tablename__ = "births"
+    id: Mapped[int] = mapped_column(primary_key=True)
+    mother_id: Mapped[int] = mapped_column(ForeignKey("people.id"), index=True)
+    baby_id: Mapped[int] = mapped_column(ForeignKey("people.id"), unique=True)
+    pregnancy_id: Mapped[int | None] = mapped_column(ForeignKey("pregnancies.id"))
+    born_on: Mapped[date] = mapped_column(Date)
+    place: Mapped[str] = mapped_column(String(1))  # H home, F facility
+    weight_kg: Mapped[float | None] = mapped_column(Float)
+    report_id: Mapped[int] = mapped_column(ForeignKey("reports.id"))
 
 
 class InboundMessage(Base):
@@ -281,6 +341,42 @@ class OutgoingStatusChange(Base):
     status: Mapped[OutgoingStatus] = mapped_column(str_enum(OutgoingStatus))
     at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     detail: Mapped[str | None] = mapped_column(String(200))
+
+
+class Alert(Base):
+    """Something a person must answer: danger signs, a loss or death, overdue care, a record to verify.
+
+    Its id is the short number staff quote in ACK and DONE."""
+
+    __tablename__ = "alerts"
+    __table_args__ = (Index("ix_alerts_status_created_at", "status", "created_at"),)
+    id: Mapped[int] = mapped_column(primary_key=True)
+    kind: Mapped[AlertKind] = mapped_column(str_enum(AlertKind))
+    status: Mapped[AlertStatus] = mapped_column(str_enum(AlertStatus), default=AlertStatus.open)
+    village_id: Mapped[int] = mapped_column(ForeignKey("areas.id"), index=True)
+    person_id: Mapped[int | None] = mapped_column(ForeignKey("people.id"), index=True)
+    household_id: Mapped[int | None] = mapped_column(ForeignKey("households.id"))
+    report_id: Mapped[int | None] = mapped_column(ForeignKey("reports.id"))
+    due_item_id: Mapped[int | None] = mapped_column(ForeignKey("due_items.id"))
+    reason: Mapped[str] = mapped_column(String(200))
+    codes: Mapped[str | None] = mapped_column(String(16))
+    level: Mapped[int] = mapped_column(Integer, default=0)  # how far up the area tree it has gone
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, onupdate=utcnow)
+
+    history: Mapped[list[AlertEvent]] = relationship(order_by="AlertEvent.id", cascade="all, delete-orphan")
+
+
+class AlertEvent(Base):
+    """One change of an alert, with who made it and when."""
+
+    __tablename__ = "alert_events"
+    id: Mapped[int] = mapped_column(primary_key=True)
+    alert_id: Mapped[int] = mapped_column(ForeignKey("alerts.id", ondelete="CASCADE"), index=True)
+    status: Mapped[AlertStatus] = mapped_column(str_enum(AlertStatus))
+    at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    by_id: Mapped[int | None] = mapped_column(ForeignKey("contacts.id"))
+    note: Mapped[str | None] = mapped_column(String(200))
 
 
 class DueItem(Base):

@@ -1,7 +1,7 @@
 """V / VISIT: a routine home visit clears the household's due visit and sets the next one."""
 from __future__ import annotations
 
-from ..care import schedule_next_visit
+from .. import care
 from ..parsers import Parsed
 from . import Context, Reply, handler
 from .common import add_report, household_by_id, village_volunteer_id
@@ -11,14 +11,22 @@ from .common import add_report, household_by_id, village_volunteer_id
 def record_visit(ctx: Context, parsed: Parsed) -> Reply:
     household = household_by_id(ctx, parsed.values["household"])
     report = add_report(ctx, parsed.values, household=household)
-    every = ctx.runtime.settings.VISIT_EVERY_DAYS
-    item = schedule_next_visit(
-        ctx.session, household, ctx.today, every,
-        village_volunteer_id(ctx, household.village_id), report, ctx.runtime.clock.now(),
-    )
+    now = ctx.runtime.clock.now()
+    care.clear_due(ctx.session, ctx.form.clears, report, now, household_id=household.id)
+    # a visit before the due one's window opened resets the clock: the old item is replaced
+    care.end_open(ctx.session, f"replaced by the visit of {ctx.today.isoformat()}", now,
+                  schedules=ctx.form.clears, household_id=household.id)
+    household.last_visit_on = max(household.last_visit_on or ctx.today, ctx.today)
+    every = ctx.runtime.settings.VISIT_EVERY_DAYS or None
+    made = []
+    for name in ctx.form.starts:
+        made += care.start(ctx.session, ctx.runtime.pack.schedules[name], ctx.today, today=ctx.today,
+                           household_id=household.id, at_days=every,
+                           volunteer_id=village_volunteer_id(ctx, household.village_id))
     return Reply(
         "recorded",
-        {"household": household.short_id, "head": household.head_name, "next_due": item.due_on.isoformat()},
+        {"household": household.short_id, "head": household.head_name,
+         "next_due": made[0].due_on.isoformat() if made else "-"},
         record={"type": "report", "id": str(report.id)},
         report_id=report.id,
     )
