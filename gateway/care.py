@@ -9,6 +9,8 @@ from sqlalchemy.orm import Session
 from .models import DueItem, DueStatus, Report
 from .schedules import Schedule
 
+NOT_CLOSED = (DueStatus.open, DueStatus.muted)  # care that may still be given
+
 
 def start(
     session: Session, schedule: Schedule, anchor: date, *, today: date, person_id: int | None = None,

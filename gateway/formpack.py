@@ -3,7 +3,8 @@
 One YAML file per form lives in ``gateway/forms/`` (the default pack) and optionally in a
 deployment's ``FORMS_DIR``, whose forms replace default ones of the same code. Files whose name
 starts with ``_`` hold shared data: ``_messages.yaml`` the replies that belong to no one form,
-``_schedules.yaml`` the schedules of care that forms start, clear and end (see schedules.py).
+``_schedules.yaml`` the schedules of care that forms start, clear and end (see schedules.py),
+``_codes.yaml`` code sets that several forms share (a codes field may name one: ``codes: danger``).
 """
 from __future__ import annotations
 
@@ -121,6 +122,7 @@ def load_pack(extra_dir: str | Path | None = None, languages: Iterable[str] = ("
     forms: dict[str, Form] = {}
     messages: dict[str, dict[str, str]] = {}
     schedules: dict = {}
+    code_sets: dict[str, dict] = {}
     digest = hashlib.sha256()
     for folder in dirs:
         if not folder.is_dir():
@@ -133,16 +135,19 @@ def load_pack(extra_dir: str | Path | None = None, languages: Iterable[str] = ("
                 messages.update(_texts(path, "messages", data))
             elif path.name == "_schedules.yaml":
                 schedules.update(schedules_from_dict(path, data))
+            elif path.name == "_codes.yaml":
+                code_sets.update(data)
             elif path.name.startswith("_"):
-                raise FormPackError(f"{path}: unknown shared file (expected _messages.yaml or _schedules.yaml)")
+                raise FormPackError(f"{path}: unknown shared file (expected _messages.yaml, _schedules.yaml or _codes.yaml)")
             else:
-                form = _form_from_dict(path, data)
+                form = _form_from_dict(path, data, code_sets)
                 forms[form.code] = form
     for key in ("empty", "unknown_sender", "unknown_keyword", "not_allowed", "invalid_id"):
         if key not in messages:
             raise FormPackError(f"{DEFAULT_FORMS_DIR}/_messages.yaml: message '{key}' missing")
     for form in forms.values():
-        for name in form.starts + form.clears + form.ends:
+        optional = tuple((form.options.get("schedules") or {}).values())
+        for name in form.starts + form.clears + form.ends + optional:
             if name not in schedules:
                 raise FormPackError(f"{form.source}: schedule '{name}' is not in _schedules.yaml")
     pack = FormPack(forms.values(), messages, digest.hexdigest()[:12], schedules)
@@ -190,7 +195,7 @@ def _words(path: Path, where: str, value: Any) -> dict[str, tuple[str, ...]]:
     return out
 
 
-def _form_from_dict(path: Path, data: dict) -> Form:
+def _form_from_dict(path: Path, data: dict, code_sets: dict[str, dict] | None = None) -> Form:
     for key in ("code", "handler", "keywords"):
         if key not in data:
             raise FormPackError(f"{path}: '{key}' is required")
@@ -211,7 +216,9 @@ def _form_from_dict(path: Path, data: dict) -> Form:
     roles = frozenset(data.get("roles") or ["volunteer", "staff", "admin"])
     if not roles <= ROLES:
         raise FormPackError(f"{path}: roles: unknown role(s) {sorted(roles - ROLES)}")
-    fields = tuple(_field_from_dict(path, i, f) for i, f in enumerate(data.get("fields") or []))
+    fields = tuple(
+        _field_from_dict(path, i, f, code_sets or {}) for i, f in enumerate(data.get("fields") or [])
+    )
     names = [f.name for f in fields]
     if len(set(names)) != len(names):
         raise FormPackError(f"{path}: fields: a field name is used twice")
@@ -254,7 +261,7 @@ def _names(path: Path, where: str, value: Any) -> tuple[str, ...]:
     return tuple(value)
 
 
-def _field_from_dict(path: Path, index: int, data: Any) -> Field:
+def _field_from_dict(path: Path, index: int, data: Any, code_sets: dict[str, dict]) -> Field:
     if not isinstance(data, dict) or "name" not in data or "type" not in data:
         raise FormPackError(f"{path}: fields[{index}]: 'name' and 'type' are required")
     name = str(data["name"])
@@ -287,6 +294,10 @@ def _field_from_dict(path: Path, index: int, data: Any) -> Field:
         choices = {str(c).upper(): _words(path, f"{where}.choices.{c}", w) for c, w in raw.items()}
     if ftype == "codes":
         raw = data.get("codes")
+        if isinstance(raw, str):
+            if raw not in code_sets:
+                raise FormPackError(f"{path}: {where}: code set '{raw}' is not in _codes.yaml")
+            raw = code_sets[raw]
         if not isinstance(raw, dict) or not raw:
             raise FormPackError(f"{path}: {where}: a codes field needs 'codes'")
         for c, meaning in raw.items():

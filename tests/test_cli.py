@@ -56,7 +56,7 @@ def test_send_from_an_unknown_number_is_ignored(cli_db):
 
 def test_send_prints_the_plain_reply(cli_db):
     result = cli_db.invoke(main, ["send", "+254712345678", "HELP"])
-    assert result.output.startswith("Reports: HH REG V HELP LANG.")
+    assert result.output.startswith("Reports: HH REG V PREG ANC BIRTH LOSS PNC DANGER DEATH IN OUT FP OFF ON HELP LANG.")
 
 
 def test_demo_plays_a_field_day_with_mistakes_in_two_languages(tmp_path, monkeypatch):

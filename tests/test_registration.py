@@ -171,11 +171,11 @@ def test_unknown_keyword_one_edit_away_suggests_it(runtime, volunteer):
 
 def test_unknown_keyword_far_from_any_lists_the_keywords(runtime, volunteer):
     outcome = send(runtime, PHONE, "HELLO there")
-    assert outcome.reply == "'HELLO' is not a report. Send one of: HH REG V HELP LANG"
+    assert outcome.reply == "'HELLO' is not a report. Send one of: HH REG V PREG ANC BIRTH LOSS PNC DANGER DEATH IN OUT FP OFF ON HELP LANG"
 
 
 def test_help_lists_keywords_and_help_keyword_shows_the_form(runtime, volunteer):
-    assert send(runtime, PHONE, "HELP").reply.startswith("Reports: HH REG V HELP LANG.")
+    assert send(runtime, PHONE, "HELP").reply.startswith("Reports: HH REG V PREG ANC BIRTH LOSS PNC DANGER DEATH IN OUT FP OFF ON HELP LANG.")
     assert send(runtime, PHONE, "help reg").reply == (
         "Send: REG <household ID> <sex M/F> <age> <name>, e.g. REG 40216 F 24 Amina Juma")
 

@@ -23,7 +23,10 @@ def worst_values(lang: str, field_label: str) -> dict[str, str]:
         "name": name, "head": name, "village": name, "id": "4021345", "household": "4021345",
         "value": echo(name + name), "word": echo("XXXXXXXXXXXXXXXXXXXX"), "field": field_label,
         "min": "1000", "max": "1000", "next_due": "2027-02-27", "suggestion": "REGISTER",
-        "keywords": PACK.keyword_list(lang),
+        "keywords": PACK.keyword_list(lang), "weeks": "44", "edd": "2027-06-07", "codes": "BFCHLNR",
+        "alert": "123456", "date": "2026-11-29", "lmp": "2026-03-02", "born": "2026-11-28", "day": "56",
+        "method": {"en": "injectable", "zh": "避孕针", "fr": "injectable", "sw": "sindano"}[lang],
+        "quantity": "13",
     }
 
 

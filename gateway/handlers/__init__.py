@@ -64,6 +64,8 @@ def handler(name: str) -> Callable[[Handler], Handler]:
 
 
 def load_handlers() -> dict[str, Handler]:
-    from . import registration, system, visits  # noqa: F401  (registers them)
+    from . import (  # noqa: F401  (importing registers them)
+        births, events, family_planning, moves, pregnancy, registration, reminders, system, visits,
+    )
 
     return HANDLERS

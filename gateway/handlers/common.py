@@ -22,13 +22,15 @@ def household_by_id(ctx: Context, short_id: str) -> Household:
     return subject
 
 
-def person_by_id(ctx: Context, short_id: str, *, active: bool = True) -> Person:
+def person_by_id(ctx: Context, short_id: str, *, active: bool = True, any_area: bool = False) -> Person:
+    """The person an ID names, in the sender's villages (unless any_area) and alive and here."""
     subject = find_subject(ctx.session, short_id)
     if subject is None:
         raise Refusal("unknown_id", value=short_id)
     if isinstance(subject, Household):
         raise Refusal("invalid_id", reason="household_not_person", value=short_id)
-    _check_area(ctx, subject.household.village_id, short_id)
+    if not any_area:
+        _check_area(ctx, subject.household.village_id, short_id)
     if active and subject.status is not PersonStatus.active:
         raise Refusal("conflict", reason=f"person_{subject.status.value}", value=short_id, name=subject.name)
     return subject
@@ -50,6 +52,33 @@ def village_volunteer_id(ctx: Context, village_id: int) -> int | None:
         .order_by(ContactArea.position, Contact.id)
         .limit(1)
     )
+
+
+def person_values(person: Person, **more: Any) -> dict[str, Any]:
+    return {"name": person.name, "id": person.short_id, **more}
+
+
+def start_schedules(ctx: Context, names, anchor: date, person: Person, **more: Any) -> list:
+    """Start each named schedule for a person from anchor; the items made, earliest first.
+
+    Care for a person who asked for no reminders is recorded as muted, so ON can resume it."""
+    from .. import care
+
+    volunteer_id = village_volunteer_id(ctx, person.household.village_id)
+    made = []
+    for name in names:
+        made += care.start(ctx.session, ctx.runtime.pack.schedules[name], anchor, today=ctx.today,
+                           person_id=person.id, volunteer_id=volunteer_id, **more)
+    if person.reminders_off:
+        care.mute(ctx.session, person.id, ctx.runtime.clock.now())
+    return sorted(made, key=lambda item: item.due_on)
+
+
+def next_due_text(ctx: Context, names, **subject: Any) -> str:
+    from .. import care
+
+    item = care.next_due(ctx.session, names, **subject)
+    return item.due_on.isoformat() if item else "-"
 
 
 def jsonable(values: dict[str, Any]) -> dict[str, Any]:
