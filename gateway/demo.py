@@ -22,31 +22,51 @@ PEOPLE = {
 }
 # (who, text); {name} is an ID taken from an earlier reply, saved under the name in the third item.
 SCRIPT: list[tuple[str, str, str | None]] = [
+    # the morning: households and people
     ("akinyi", "HH Juma Ali", "hh1"),
     ("akinyi", "REG {hh1} F 24 Amina Juma", "amina"),
     ("akinyi", "REG {hh1} M 2M Baraka Juma", "baraka"),
-    ("akinyi", "reg {hh1} f 31/12/2051 Zawadi", None),          # birth date in the future
-    ("akinyi", "HH", None),                                    # head name missing
-    ("akinyi", "REGG {hh1} F 30 Mary Juma", None),             # unknown keyword, one edit from REG
+    ("akinyi", "reg {hh1} f 31/12/2051 Zawadi", None),          # mistake: birth date in the future
+    ("akinyi", "HH", None),                                    # mistake: head name missing
+    ("akinyi", "REGG {hh1} F 30 Mary Juma", None),             # mistake: one edit from REG
     ("akinyi", "V {hh1}", None),
-    ("akinyi", "V {hh1_typo}", None),                          # one digit mistyped
-    ("akinyi", "V {amina}", None),                             # a person's ID where a household's belongs
+    ("akinyi", "V {hh1_typo}", None),                          # mistake: two digits swapped
+    ("akinyi", "V {amina}", None),                             # mistake: a person's ID for a household's
     ("juma", "HOUSEHOLD Otieno Family", "hh2"),
     ("juma", "REG#HH {hh2}#S M#A 40#N Peter Otieno", "peter"),
-    ("juma", "REG {hh2} X 40 Mary", None),                     # sex not M/F
-    ("juma", "V {hh1}", None),                                 # Akinyi's village, not his
+    ("juma", "REG {hh2} F 35 Mary Otieno", "mary"),
+    ("juma", "REG {hh2} X 40 Mary", None),                     # mistake: sex not M/F
+    ("juma", "V {hh1}", None),                                 # mistake: Akinyi's village, not his
     ("lina", "户 王伟", "hh3"),
     ("lina", "登记 {hh3} 女 ３０ 李梅", "limei"),                   # full-width digits
     ("lina", "登记{hh3}，男，5岁，王小明", "xiaoming"),              # glued keyword, Chinese commas
     ("lina", "访视 {hh3}", None),
-    ("lina", "访视", None),                                     # household missing
-    ("lina", "帮助", None),
+    ("lina", "访视", None),                                     # mistake: household missing
+    # the afternoon: pregnancies, births and events
+    ("akinyi", "PREG {amina} 12W", None),
+    ("akinyi", "PREG {baraka} 12W", None),                     # mistake: registered as male
+    ("akinyi", "ANC {amina}", None),
+    ("akinyi", "DANGER {amina} BX", None),                     # mistake: X is no danger code
+    ("akinyi", "DANGER {amina} BF", None),
+    ("akinyi", "BIRTH {amina} today F 9", None),               # mistake: 9 kg is not a weight
+    ("akinyi", "BIRTH {amina} today F 3.1", "baby"),
+    ("akinyi", "PNC {baby}", None),
+    ("lina", "怀孕 {limei} 2026年9月1日", None),
+    ("lina", "产检 {xiaoming}", None),                           # mistake: no pregnancy recorded
+    ("lina", "流产 {limei} 今天", None),
+    ("juma", "FP {mary} P 3", None),
+    ("juma", "OFF {mary}", None),
+    ("juma", "ON {mary}", None),
+    ("juma", "IN {baraka} {hh1}", None),                       # mistake: a household he does not cover
+    ("juma", "OUT {peter} Nairobi", None),
+    ("akinyi", "IN {peter} {hh1}", None),                      # Peter came to live in Kanyagwal
+    ("lina", "死亡 {xiaoming} 今天", None),
     ("grace", "V {hh2} checked the water tank", None),         # staff may report anywhere
     ("grace", "HELP REG", None),
-    ("akinyi", "", None),                                      # an empty message
+    ("akinyi", "", None),                                      # mistake: an empty message
     ("+254700000001", "REG 12345 F 20 Someone", None),         # not on the roster
     ("akinyi", "LANG zh", None),
-    ("akinyi", "V {hh1} 2 extra", None),
+    ("akinyi", "帮助 怀孕", None),
     ("akinyi", "LANG EN", None),
 ]
 
