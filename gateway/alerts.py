@@ -5,11 +5,15 @@ from datetime import datetime
 
 from sqlalchemy.orm import Session
 
+from .queue import enqueue_after_commit
 from .models import Alert, AlertEvent, AlertKind, AlertStatus, Person
 
 
+DISPATCH_JOB = "worker.alerts.dispatch_alert"
+
+
 def raise_alert(
-    session: Session, kind: AlertKind, person: Person, reason: str, now: datetime, *,
+    session: Session, runtime, kind: AlertKind, person: Person, reason: str, now: datetime, *,
     report_id: int | None = None, codes: str | None = None, due_item_id: int | None = None,
 ) -> Alert:
     """A new open alert for the staff of the person's village; its id is the number staff quote."""
@@ -21,4 +25,5 @@ def raise_alert(
     alert.history.append(AlertEvent(status=AlertStatus.open, at=now, note=reason[:200]))
     session.add(alert)
     session.flush()
+    enqueue_after_commit(session, runtime.queues, "urgent", DISPATCH_JOB, alert.id)
     return alert

@@ -13,10 +13,11 @@ from .formpack import FormPackError
 
 def _app(overrides: dict | None = None):
     from . import create_app
+    from .queue import QueueUnavailable
 
     try:
         return create_app(overrides)
-    except (ConfigError, FormPackError) as exc:
+    except (ConfigError, FormPackError, QueueUnavailable) as exc:
         raise click.ClickException(str(exc)) from None
 
 
@@ -58,7 +59,7 @@ def roster_import(file) -> None:
 
     app = _app()
     runtime = app.extensions["fieldline"]
-    with runtime.db.session_scope() as session:
+    with app.app_context(), runtime.db.session_scope() as session:
         try:
             report = import_roster(session, file, runtime.settings.DEFAULT_REGION)
         except RosterError as exc:
@@ -86,7 +87,7 @@ def send(phone: str, text: str, as_json: bool) -> None:
         phone = normalize_phone(phone, runtime.settings.DEFAULT_REGION)
     except InvalidPhone as exc:
         raise click.BadParameter(str(exc), param_hint="PHONE") from None
-    with runtime.db.session_scope() as session:
+    with app.app_context(), runtime.db.session_scope() as session:
         outcome = receive(session, runtime, channel="cli", provider_id=str(uuid.uuid4()),
                           sender=phone, receiver="cli", body=text)
     if as_json:
@@ -103,6 +104,28 @@ def demo(db_path: str) -> None:
     from .demo import run_demo
 
     run_demo(db_path, echo=click.echo)
+
+
+@main.command()
+@click.option("--burst", is_flag=True, help="Stop when the queues are empty.")
+def worker(burst: bool) -> None:
+    """Run an RQ worker on the urgent, checks and bulk queues (needs REDIS_URL)."""
+    from worker.runner import make_worker
+
+    app = _app({"REQUIRE_REDIS": "1"})
+    runtime = app.extensions["fieldline"]
+    with app.app_context():
+        make_worker(runtime).work(burst=burst, with_scheduler=False)
+
+
+@main.command()
+def cron() -> None:
+    """Enqueue tick() every minute: reminders, overdue care, escalation, sweeps (needs REDIS_URL)."""
+    from worker.runner import make_cron
+
+    app = _app({"REQUIRE_REDIS": "1"})
+    with app.app_context():
+        make_cron(app.extensions["fieldline"]).start()
 
 
 @main.command()

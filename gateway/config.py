@@ -58,6 +58,13 @@ class Settings:
     DATE_ORDER: str = "DMY"
     VISIT_EVERY_DAYS: int = 0  # 0: as the household_visit schedule says (90 days)
     STALE_AFTER_DAYS: int = 7
+    REQUIRE_REDIS: bool = False
+    SMS_RATE_PER_SECOND: int = 10
+    ESCALATE_AFTER_DANGER_MINUTES: int = 30
+    ESCALATE_AFTER_MINUTES: int = 24 * 60
+    VERIFY_SAMPLE: float = 0.05
+    BURST_PER_HOUR: int = 30
+    SEND_MAX_ATTEMPTS: int = 6
     LOG_LEVEL: str = "INFO"
     extra: dict[str, Any] = field(default_factory=dict)
 
@@ -141,6 +148,11 @@ def _convert(name: str, raw: Any, default: Any) -> Any:
         return _window(raw)
     if isinstance(default, bool):
         return _bool(raw)
+    if isinstance(default, float):
+        value = float(raw)
+        if not 0 <= value <= 1:
+            raise ValueError("must be a fraction from 0 to 1")
+        return value
     if isinstance(default, int):
         value = int(raw)
         if value < 0:

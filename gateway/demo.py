@@ -93,6 +93,11 @@ def run_demo(db_path: str, echo: Callable[[str], None] = print) -> list[tuple[st
     app = create_app({"DATABASE_URL": url, "DEFAULT_REGION": "KE", "SMS_BACKEND": "console"})
     logging.getLogger("gateway").setLevel(logging.WARNING)  # the table says it all
     runtime = app.extensions["fieldline"]
+    with app.app_context():
+        return _play(runtime, path, echo)
+
+
+def _play(runtime, path: Path, echo: Callable[[str], None]) -> list[tuple[str, str, Outcome]]:
     phones: dict[str, str] = {}
     with runtime.db.session_scope() as session:
         for alias, (name, phone, role, areas, language) in PEOPLE.items():

@@ -13,11 +13,13 @@ from .formpack import Form
 from .handlers import HANDLERS, Context, Refusal, Reply
 from .models import Contact, InboundMessage, MessageStatus
 from .parsers import ParseContext, ParseError, parse
+from .queue import enqueue_after_commit
 from .phones import InvalidPhone, mask_phone, normalize_phone
 from .replies import echo, render
 from .runtime import Runtime
 
 log = logging.getLogger(__name__)
+CHECK_JOB = "worker.checks.check_report"
 
 
 @dataclass(frozen=True)
@@ -130,6 +132,8 @@ def _answer(session: Session, runtime: Runtime, message: InboundMessage) -> None
         return
     _finish(message, MessageStatus.accepted, hctx.language,
             render(pack, form, reply.key, hctx.language, reply.values), form=form.code, reply=reply)
+    if reply.report_id is not None:
+        enqueue_after_commit(session, runtime.queues, "checks", CHECK_JOB, reply.report_id)
 
 
 def _fail(message: InboundMessage, runtime: Runtime, form: Form, lang: str) -> None:

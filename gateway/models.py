@@ -124,6 +124,7 @@ class AlertStatus(str, enum.Enum):
 
 class OutgoingStatus(str, enum.Enum):
     queued = "queued"
+    sending = "sending"  # the intent is recorded and the provider is being asked
     retrying = "retrying"
     sent = "sent"
     delivered = "delivered"
@@ -315,23 +316,41 @@ class OutgoingMessage(Base):
     """An SMS Fieldline sends; every change of status is kept in OutgoingStatusChange."""
 
     __tablename__ = "outgoing_messages"
-    __table_args__ = (Index("ix_outgoing_messages_status", "status"),)
+    __table_args__ = (
+        Index("ix_outgoing_messages_status", "status"),
+        Index("ix_outgoing_messages_to_created_at", "to", "created_at"),
+    )
     id: Mapped[int] = mapped_column(primary_key=True)
     channel: Mapped[str] = mapped_column(String(20))
-    to: Mapped[str] = mapped_column(String(20), index=True)
+    to: Mapped[str] = mapped_column(String(20))
     contact_id: Mapped[int | None] = mapped_column(ForeignKey("contacts.id"))
+    alert_id: Mapped[int | None] = mapped_column(ForeignKey("alerts.id"), index=True)
+    # one message per key at most: a day's digest, an alert to one person at one level
+    dedupe_key: Mapped[str | None] = mapped_column(String(80), unique=True)
     kind: Mapped[OutgoingKind] = mapped_column(str_enum(OutgoingKind))
     body: Mapped[str] = mapped_column(Text)
     status: Mapped[OutgoingStatus] = mapped_column(str_enum(OutgoingStatus), default=OutgoingStatus.queued)
     provider_id: Mapped[str | None] = mapped_column(String(64), unique=True)
     error: Mapped[str | None] = mapped_column(String(200))
     attempts: Mapped[int] = mapped_column(Integer, default=0)
+    next_attempt_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    sent_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, onupdate=utcnow)
 
     history: Mapped[list[OutgoingStatusChange]] = relationship(
         order_by="OutgoingStatusChange.id", cascade="all, delete-orphan"
     )
+
+
+class OptOut(Base):
+    """A number that answered STOP (or that the provider reports as opted out): nothing is sent
+    to it until it answers START."""
+
+    __tablename__ = "opt_outs"
+    phone: Mapped[str] = mapped_column(String(40), primary_key=True)
+    opted_out_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    source: Mapped[str] = mapped_column(String(20))  # sms, provider
 
 
 class OutgoingStatusChange(Base):
@@ -361,6 +380,7 @@ class Alert(Base):
     reason: Mapped[str] = mapped_column(String(200))
     codes: Mapped[str | None] = mapped_column(String(16))
     level: Mapped[int] = mapped_column(Integer, default=0)  # how far up the area tree it has gone
+    notified_at: Mapped[datetime | None] = mapped_column(UTCDateTime)  # sent to the current level
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, onupdate=utcnow)
 

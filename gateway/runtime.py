@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import logging
 from dataclasses import dataclass
+from typing import Any
 
 from flask import current_app
 
@@ -11,6 +12,7 @@ from .config import LANGUAGES, Settings
 from .db import Database
 from .formpack import FormPack, FormPackError, load_pack
 from .handlers import load_handlers
+from .queue import make_queues
 
 log = logging.getLogger(__name__)
 
@@ -21,6 +23,7 @@ class Runtime:
     db: Database
     pack: FormPack
     clock: Clock
+    queues: Any
 
     @classmethod
     def from_settings(cls, settings: Settings) -> "Runtime":
@@ -32,7 +35,8 @@ class Runtime:
                     f"{form.source}: handler '{form.handler}' does not exist "
                     f"(one of {', '.join(sorted(handlers))})"
                 )
-        return cls(settings=settings, db=Database(settings.database_url), pack=pack, clock=Clock(settings.tz))
+        return cls(settings=settings, db=Database(settings.database_url), pack=pack, clock=Clock(settings.tz),
+                   queues=make_queues(settings.REDIS_URL, settings.REQUIRE_REDIS))
 
 
 def current_runtime() -> Runtime:

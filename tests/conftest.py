@@ -8,11 +8,14 @@ from zoneinfo import ZoneInfo
 
 import pytest
 
-from gateway import create_app
-from gateway.clock import FrozenClock
-from gateway.config import Settings
-from gateway.db import make_engine
-from gateway.migrate import upgrade
+pytest.register_assert_rewrite("tests.helpers")
+
+from gateway import create_app  # noqa: E402
+from gateway.clock import FrozenClock  # noqa: E402
+from gateway.config import Settings  # noqa: E402
+from gateway.db import make_engine  # noqa: E402
+from gateway.migrate import upgrade  # noqa: E402
+from tests import factories  # noqa: E402
 
 TZ = ZoneInfo("Africa/Nairobi")
 START = datetime(2026, 11, 29, 10, 0, tzinfo=TZ)
@@ -99,6 +102,25 @@ def client(app):
 
 
 @pytest.fixture
+def redis_url() -> str:
+    """A Redis database of its own for the tests (TEST_REDIS_URL, default db 15), emptied first."""
+    from redis import Redis
+
+    url = os.environ.get("TEST_REDIS_URL", "redis://127.0.0.1:6379/15")
+    Redis.from_url(url).flushdb()
+    return url
+
+
+def run_worker(app, *, burst: bool = True) -> None:
+    """Run the queued jobs with a real RQ worker until the queues are empty."""
+    from worker.runner import make_worker
+
+    runtime = app.extensions["fieldline"]
+    with app.app_context():
+        make_worker(runtime).work(burst=burst, with_scheduler=False)
+
+
+@pytest.fixture
 def committing_app(database_url):
     """An app whose transactions really commit (for concurrency tests); its rows are removed after."""
     app = create_app(make_settings(database_url))
@@ -111,3 +133,20 @@ def committing_app(database_url):
         for table in reversed(Base.metadata.sorted_tables):
             conn.execute(table.delete())
     runtime.db.dispose()
+
+
+# -- people the care pack's tests report on: a volunteer of Kanyagwal, a household there, a woman in it
+
+@pytest.fixture
+def volunteer(session):
+    return factories.contact(session)
+
+
+@pytest.fixture
+def household(session, volunteer):
+    return factories.household(session, volunteer)
+
+
+@pytest.fixture
+def woman(session, household, volunteer):
+    return factories.person(session, household, volunteer, name="Amina Juma", sex="F")

@@ -56,7 +56,7 @@ def record_pnc(ctx: Context, parsed: Parsed) -> Reply:
     record = {"type": "report", "id": str(report.id)}
     codes = parsed.values.get("danger")
     if codes:
-        alert = raise_alert(ctx.session, AlertKind.danger, person, f"danger signs {codes} at a postnatal check",
+        alert = raise_alert(ctx.session, ctx.runtime, AlertKind.danger, person, f"danger signs {codes} at a postnatal check",
                             now, report_id=report.id, codes=codes)
         return Reply("recorded_alert", person_values(person, codes=codes, alert=alert.id), record, report.id)
     return Reply(

@@ -16,7 +16,7 @@ def record_danger(ctx: Context, parsed: Parsed) -> Reply:
     person = person_by_id(ctx, parsed.values["id"])
     codes = parsed.values["codes"]
     report = add_report(ctx, parsed.values, person=person)
-    alert = raise_alert(ctx.session, AlertKind.danger, person, f"danger signs {codes}", ctx.runtime.clock.now(),
+    alert = raise_alert(ctx.session, ctx.runtime, AlertKind.danger, person, f"danger signs {codes}", ctx.runtime.clock.now(),
                         report_id=report.id, codes=codes)
     return Reply("recorded", person_values(person, codes=codes, alert=alert.id),
                  {"type": "alert", "id": str(alert.id)}, report.id)
@@ -41,5 +41,5 @@ def record_death(ctx: Context, parsed: Parsed) -> Reply:
     record = {"type": "report", "id": str(report.id)}
     if why is None:
         return Reply("recorded", values, record, report.id)
-    alert = raise_alert(ctx.session, AlertKind.death, person, why, now, report_id=report.id)
+    alert = raise_alert(ctx.session, ctx.runtime, AlertKind.death, person, why, now, report_id=report.id)
     return Reply("recorded_alert", {**values, "alert": alert.id}, record, report.id)

@@ -51,7 +51,7 @@ def record_anc(ctx: Context, parsed: Parsed) -> Reply:
     record = {"type": "report", "id": str(report.id)}
     codes = parsed.values.get("danger")
     if codes:
-        alert = raise_alert(ctx.session, AlertKind.danger, person, f"danger signs {codes} at an antenatal contact",
+        alert = raise_alert(ctx.session, ctx.runtime, AlertKind.danger, person, f"danger signs {codes} at an antenatal contact",
                             now, report_id=report.id, codes=codes)
         return Reply("recorded_alert", person_values(person, codes=codes, alert=alert.id), record, report.id)
     return Reply(
@@ -75,7 +75,7 @@ def record_loss(ctx: Context, parsed: Parsed) -> Reply:
     maternal.end_pregnancy(pregnancy, PregnancyStatus.lost, ended_on, report.id)
     care.end_open(ctx.session, "the pregnancy ended without a live birth", now, schedules=ctx.form.ends,
                   person_id=person.id, statuses=care.NOT_CLOSED)
-    alert = raise_alert(ctx.session, AlertKind.loss, person, "pregnancy loss: support for the woman", now,
+    alert = raise_alert(ctx.session, ctx.runtime, AlertKind.loss, person, "pregnancy loss: support for the woman", now,
                         report_id=report.id)
     return Reply("recorded", person_values(person, alert=alert.id), {"type": "report", "id": str(report.id)},
                  report.id)

@@ -1,0 +1,133 @@
+"""The job queue: RQ on Redis when REDIS_URL is set, in-process otherwise.
+
+Queues by purpose, in the order workers take them: 'urgent' (alerts and replies), 'checks'
+(checks on accepted reports), 'bulk' (reminders, digests and summaries). Jobs are module-level
+functions taking ids, enqueued only after the commit that wrote what they read.
+"""
+from __future__ import annotations
+
+import importlib
+import logging
+from dataclasses import dataclass, field
+from typing import Any, Callable
+
+from redis import Redis
+from redis.exceptions import RedisError
+from sqlalchemy import event
+from sqlalchemy.orm import Session
+
+log = logging.getLogger(__name__)
+QUEUE_NAMES = ("urgent", "checks", "bulk")
+_PENDING = "fieldline_pending_jobs"
+
+
+class QueueUnavailable(RuntimeError):
+    """REQUIRE_REDIS is set and Redis cannot be reached."""
+
+
+@dataclass
+class Job:
+    queue: str
+    func: str  # a dotted path such as 'worker.checks.check_report': gateway/ never imports worker/
+    args: tuple
+    job_id: str | None = None
+
+    def resolve(self) -> Callable[..., Any]:
+        module, _, name = self.func.rpartition(".")
+        return getattr(importlib.import_module(module), name)
+
+
+class InProcessQueues:
+    """Runs each job at once in this process; for the embedded default without Redis."""
+
+    mode = "embedded"
+
+    def __init__(self) -> None:
+        self.ran: list[Job] = []
+
+    def enqueue(self, job: Job) -> None:
+        try:
+            job.resolve()(*job.args)
+        except Exception:  # the job's own sweeper will find what it left undone
+            log.exception("in-process job %s failed", job.func)
+        self.ran.append(job)
+
+    def depths(self) -> dict[str, int]:
+        return {name: 0 for name in QUEUE_NAMES}
+
+
+@dataclass
+class RQQueues:
+    """One rq.Queue per purpose on one Redis connection."""
+
+    redis: Redis
+    queues: dict = field(default_factory=dict)
+    mode = "rq"
+
+    def __post_init__(self) -> None:
+        from rq import Queue
+
+        self.queues = {name: Queue(f"fieldline-{name}", connection=self.redis) for name in QUEUE_NAMES}
+
+    def enqueue(self, job: Job) -> None:
+        self.queues[job.queue].enqueue(
+            job.func, args=job.args, job_id=job.job_id, result_ttl=600, failure_ttl=7 * 24 * 3600,
+        )
+
+    def depths(self) -> dict[str, int]:
+        return {name: queue.count for name, queue in self.queues.items()}
+
+    def ordered(self) -> list:
+        return [self.queues[name] for name in QUEUE_NAMES]
+
+
+def make_queues(redis_url: str, require_redis: bool = False):
+    """RQ queues when REDIS_URL is set (checked with a ping), else in-process ones; a log line says which."""
+    if not redis_url:
+        if require_redis:
+            raise QueueUnavailable("REQUIRE_REDIS=1 but REDIS_URL is not set")
+        log.info("REDIS_URL is not set: jobs run in-process (embedded mode)")
+        return InProcessQueues()
+    redis = Redis.from_url(redis_url, socket_connect_timeout=2, socket_timeout=5, health_check_interval=30)
+    try:
+        redis.ping()
+    except RedisError as exc:
+        if require_redis:
+            raise QueueUnavailable(f"Redis at {redis_url} is not reachable: {exc}") from None
+        log.warning("Redis at %s is not reachable now (%s); jobs will be enqueued when it is back, "
+                    "and the sweepers pick up what was missed", redis.connection_pool.connection_kwargs.get("host"),
+                    type(exc).__name__)
+    else:
+        log.info("jobs go to RQ on Redis")
+    return RQQueues(redis)
+
+
+def enqueue_after_commit(session: Session, queues, queue: str, func: str, *args: Any,
+                         job_id: str | None = None) -> None:
+    """Enqueue func(*args) once session's transaction has committed; dropped on rollback.
+
+    If Redis is down at that moment the job is logged and left: the cron sweepers find the
+    unchecked report or unsent message in the database and enqueue it again."""
+    pending: list = session.info.setdefault(_PENDING, [])
+    if not pending:
+        event.listen(session, "after_commit", _run_pending, once=True)
+        event.listen(session, "after_soft_rollback", _drop_pending, once=True)
+    pending.append((queues, Job(queue, func, args, job_id)))
+
+
+def _run_pending(session: Session) -> None:
+    jobs = session.info.pop(_PENDING, [])
+    if event.contains(session, "after_soft_rollback", _drop_pending):
+        event.remove(session, "after_soft_rollback", _drop_pending)
+    for queues, job in jobs:
+        try:
+            queues.enqueue(job)
+        except RedisError as exc:
+            log.warning("could not enqueue %s (%s); the sweeper will", job.func, type(exc).__name__)
+
+
+def _drop_pending(session: Session, previous_transaction) -> None:
+    if previous_transaction.parent is None:  # the outermost transaction rolled back
+        session.info.pop(_PENDING, None)
+        if event.contains(session, "after_commit", _run_pending):
+            event.remove(session, "after_commit", _run_pending)
