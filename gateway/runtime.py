@@ -27,7 +27,7 @@ class Runtime:
 
     @classmethod
     def from_settings(cls, settings: Settings) -> "Runtime":
-        pack = load_pack(settings.FORMS_DIR or None, languages=LANGUAGES[:2])
+        pack = load_pack(settings.FORMS_DIR or None, languages=LANGUAGES)
         handlers = load_handlers()
         for form in pack.forms.values():
             if form.handler not in handlers:
