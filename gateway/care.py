@@ -38,8 +38,8 @@ def start(
     return made
 
 
-def _open_items(schedules, person_id: int | None, household_id: int | None):
-    query = select(DueItem).where(DueItem.status == DueStatus.open)
+def _open_items(schedules, person_id: int | None, household_id: int | None, statuses=(DueStatus.open,)):
+    query = select(DueItem).where(DueItem.status.in_(list(statuses)))
     if schedules is not None:
         query = query.where(DueItem.schedule.in_(list(schedules)))
     if person_id is not None:
@@ -53,9 +53,11 @@ def clear_due(
     session: Session, schedules, report: Report, now: datetime, *, person_id: int | None = None,
     household_id: int | None = None,
 ) -> DueItem | None:
-    """Mark done the earliest open item of these schedules whose window holds the report's day."""
+    """Mark done the earliest open item of these schedules whose window holds the report's day.
+
+    A muted item is care still due too: given while the person's reminders are off, it is done."""
     item = session.scalar(
-        _open_items(schedules, person_id, household_id)
+        _open_items(schedules, person_id, household_id, NOT_CLOSED)
         .where(DueItem.window_start <= report.reported_on, DueItem.window_end >= report.reported_on)
         .order_by(DueItem.due_on, DueItem.id)
         .limit(1)

@@ -62,11 +62,17 @@ def death_needs_alert(session: Session, person: Person, died_on: date) -> str | 
     """Why a death must reach staff: a maternal or newborn death; None for other deaths."""
     if open_pregnancy(session, person.id) is not None:
         return "death of a pregnant woman"
-    if person.birth_date >= died_on - timedelta(days=NEONATAL_DAYS):
+    if died_on - person.birth_date < timedelta(days=NEONATAL_DAYS):  # days 0-27 of life
         return "death of a newborn under 28 days"
     recent = session.scalar(select(Birth.id).where(
         Birth.mother_id == person.id, Birth.born_on >= died_on - timedelta(days=MATERNAL_DEATH_DAYS)
     ).limit(1))
     if recent is not None:
         return "death of a woman within 42 days of giving birth"
+    lost = session.scalar(select(Pregnancy.id).where(
+        Pregnancy.person_id == person.id, Pregnancy.status == PregnancyStatus.lost,
+        Pregnancy.ended_on >= died_on - timedelta(days=MATERNAL_DEATH_DAYS),
+    ).limit(1))
+    if lost is not None:
+        return "death of a woman within 42 days of a pregnancy loss"
     return None
