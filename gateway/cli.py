@@ -132,8 +132,14 @@ def cron() -> None:
 @click.option("--host", default="127.0.0.1", show_default=True)
 @click.option("--port", default=5000, show_default=True, type=int)
 def serve(host: str, port: int) -> None:
-    """Run the web app (development server; use gunicorn 'gateway.wsgi:app' in production)."""
+    """Run the web app (development server; use gunicorn 'gateway.wsgi:app' in production).
+
+    In the embedded mode (no REDIS_URL) the once-a-minute tick runs in this process too."""
     app = _app()
+    if app.extensions["fieldline"].queues.mode == "embedded":
+        from worker.runner import start_embedded_ticker
+
+        start_embedded_ticker(app)
     app.run(host=host, port=port)
 
 

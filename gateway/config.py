@@ -46,7 +46,9 @@ class Settings:
     SMS_BACKEND: str = "console"
     TWILIO_ACCOUNT_SID: str = ""
     TWILIO_AUTH_TOKEN: str = ""
-    TWILIO_FROM: str = ""
+    TWILIO_FROM: str = ""  # a number, or a Messaging Service (MG...)
+    TWILIO_API_URL: str = "https://api.twilio.com"  # where the REST API is reached (a proxy, a test server)
+    TWILIO_TIMEOUT_SECONDS: int = 10
     PUBLIC_URL: str = ""
     DEFAULT_REGION: str = "KE"
     DEFAULT_LANGUAGE: str = "en"
@@ -121,6 +123,10 @@ class Settings:
             raise ConfigError(f"TIMEZONE: unknown time zone {self.TIMEZONE!r}") from None
         if self.SMS_BACKEND == "twilio" and not (self.TWILIO_ACCOUNT_SID and self.TWILIO_AUTH_TOKEN):
             raise ConfigError("SMS_BACKEND=twilio needs TWILIO_ACCOUNT_SID and TWILIO_AUTH_TOKEN")
+        if not re.match(r"https?://[^/\s]+", self.TWILIO_API_URL):
+            raise ConfigError("TWILIO_API_URL: expected an http(s) URL such as https://api.twilio.com")
+        if self.TWILIO_TIMEOUT_SECONDS < 1:
+            raise ConfigError("TWILIO_TIMEOUT_SECONDS: must be at least 1")
 
     @property
     def database_url(self) -> str:

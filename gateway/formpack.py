@@ -107,10 +107,12 @@ class FormPack:
         return texts.get(lang) or texts["en"]
 
     def keyword_list(self, lang: str, role: str | None = None) -> str:
+        """The keywords HELP lists; a form with 'options: {listed: false}' is left out (it is
+        taught where it is needed, as ACK is by every alert) but still understood."""
         return " ".join(
             f.keyword(lang)
             for f in self.forms.values()
-            if role is None or role in f.roles
+            if (role is None or role in f.roles) and f.options.get("listed", True)
         )
 
 
@@ -232,6 +234,10 @@ def _form_from_dict(path: Path, data: dict, code_sets: dict[str, dict] | None = 
                 f"{path}: field '{f.name}': a required field cannot follow an optional one"
             )
         seen_optional = seen_optional or not f.required
+    options = dict(data.get("options") or {})
+    window = options.get("duplicate_window_days")
+    if window is not None and (isinstance(window, bool) or not isinstance(window, (int, float)) or window < 0):
+        raise FormPackError(f"{path}: options.duplicate_window_days: expected a number of days, 0 or more")
     example = data.get("example") or {}
     if isinstance(example, str):
         example = {"en": example}
@@ -243,7 +249,7 @@ def _form_from_dict(path: Path, data: dict, code_sets: dict[str, dict] | None = 
         roles=roles,
         examples={str(k): str(v) for k, v in example.items()},
         replies=_texts(path, "replies", data.get("replies") or {}),
-        options=dict(data.get("options") or {}),
+        options=options,
         source=str(path),
         order=int(data.get("order", 100)),
         starts=_names(path, "starts", data.get("starts")),

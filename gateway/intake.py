@@ -12,6 +12,7 @@ from sqlalchemy.orm import Session
 from .formpack import Form
 from .handlers import HANDLERS, Context, Refusal, Reply
 from .models import Contact, InboundMessage, MessageStatus
+from .optouts import opt_in, opt_out, opt_out_change
 from .parsers import ParseContext, ParseError, parse
 from .queue import enqueue_after_commit
 from .phones import InvalidPhone, mask_phone, normalize_phone
@@ -20,6 +21,11 @@ from .runtime import Runtime
 
 log = logging.getLogger(__name__)
 CHECK_JOB = "worker.checks.check_report"
+# STOP and START confirmations, until the pack's _messages.yaml carries 'opted_out' and 'opted_in'
+OPT_REPLIES = {
+    "STOP": ("opted_out", "You will get no more messages from Fieldline. Send START to get them again"),
+    "START": ("opted_in", "You will get Fieldline messages again. Send STOP to end them"),
+}
 
 
 @dataclass(frozen=True)
@@ -51,9 +57,12 @@ class Outcome:
 
 def receive(
     session: Session, runtime: Runtime, *, channel: str, provider_id: str, sender: str,
-    receiver: str, body: str,
+    receiver: str, body: str, opt_out_type: str | None = None,
 ) -> Outcome:
-    """Store the raw message (once per provider id), then answer it. The caller commits."""
+    """Store the raw message (once per provider id), then answer it. The caller commits.
+
+    STOP and START (or the provider's OptOutType) opt the sender out of or back into every
+    message Fieldline sends; they are answered before any parsing."""
     region = runtime.settings.DEFAULT_REGION
     try:
         phone = normalize_phone(sender, region)
@@ -74,7 +83,10 @@ def receive(
             raise  # the other writer has not finished; let the provider retry
         log.info("duplicate message %s on %s from %s", existing.id, channel, mask_phone(phone))
         return Outcome.of(existing, duplicate=True)
-    _answer(session, runtime, message)
+    change = opt_out_change(body, opt_out_type)
+    from_provider = (opt_out_type or "").strip().upper() == change
+    if change is None or not _opt_out_or_in(session, runtime, message, change, from_provider):
+        _answer(session, runtime, message)
     log.info(
         "message %s on %s from %s: %s %s %s", message.id, channel, mask_phone(phone),
         message.status.value, message.form or "-", message.error or "",
@@ -134,6 +146,30 @@ def _answer(session: Session, runtime: Runtime, message: InboundMessage) -> None
             render(pack, form, reply.key, hctx.language, reply.values), form=form.code, reply=reply)
     if reply.report_id is not None:
         enqueue_after_commit(session, runtime.queues, "checks", CHECK_JOB, reply.report_id)
+
+
+def _opt_out_or_in(session: Session, runtime: Runtime, message: InboundMessage, change: str,
+                   from_provider: bool) -> bool:
+    """Record STOP or START; False for a START word from a number that never stopped, which is
+    then read as an ordinary message. Twilio answers STOP and START itself, so nothing goes back
+    there; other channels get a short confirmation."""
+    if change == "STOP":
+        opt_out(session, message.sender, source="sms", at=runtime.clock.now())
+    elif not opt_in(session, message.sender) and not from_provider:
+        return False
+    contact = session.scalar(select(Contact).where(Contact.phone == message.sender))
+    message.contact_id = contact.id if contact else None
+    lang = contact.language if contact else runtime.settings.DEFAULT_LANGUAGE
+    reply = "" if message.channel == "twilio" else _opt_reply(runtime, change, lang)
+    _finish(message, MessageStatus.accepted, lang, reply, form=change)
+    return True
+
+
+def _opt_reply(runtime: Runtime, change: str, lang: str) -> str:
+    key, fallback = OPT_REPLIES[change]
+    if key in runtime.pack.messages:
+        return render(runtime.pack, None, key, lang, {})
+    return fallback
 
 
 def _fail(message: InboundMessage, runtime: Runtime, form: Form, lang: str) -> None:

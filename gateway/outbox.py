@@ -5,6 +5,7 @@ from datetime import datetime
 
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
+from sqlalchemy.orm.attributes import flag_modified
 
 from .models import OutgoingKind, OutgoingMessage, OutgoingStatus, OutgoingStatusChange
 from .queue import enqueue_after_commit
@@ -23,6 +24,8 @@ def set_status(message: OutgoingMessage, status: OutgoingStatus, at: datetime, d
     """Move a message to status and keep the change in its history."""
     message.status = status
     message.updated_at = at
+    # written even when unchanged: else the column's onupdate would stamp the wall-clock time
+    flag_modified(message, "updated_at")
     message.history.append(OutgoingStatusChange(status=status, at=at, detail=(detail or None) and detail[:200]))
 
 

@@ -109,16 +109,16 @@ def enqueue_after_commit(session: Session, queues, queue: str, func: str, *args:
     If Redis is down at that moment the job is logged and left: the cron sweepers find the
     unchecked report or unsent message in the database and enqueue it again."""
     pending: list = session.info.setdefault(_PENDING, [])
-    if not pending:
-        event.listen(session, "after_commit", _run_pending, once=True)
-        event.listen(session, "after_soft_rollback", _drop_pending, once=True)
+    if not event.contains(session, "after_commit", _run_pending):  # once per session, for its life
+        event.listen(session, "after_commit", _run_pending)
+        event.listen(session, "after_soft_rollback", _drop_pending)
     pending.append((queues, Job(queue, func, args, job_id)))
 
 
 def _run_pending(session: Session) -> None:
+    if session.in_nested_transaction():
+        return  # only a savepoint was released (after_commit fires for those too): wait for the real commit
     jobs = session.info.pop(_PENDING, [])
-    if event.contains(session, "after_soft_rollback", _drop_pending):
-        event.remove(session, "after_soft_rollback", _drop_pending)
     for queues, job in jobs:
         try:
             queues.enqueue(job)
@@ -129,5 +129,3 @@ def _run_pending(session: Session) -> None:
 def _drop_pending(session: Session, previous_transaction) -> None:
     if previous_transaction.parent is None:  # the outermost transaction rolled back
         session.info.pop(_PENDING, None)
-        if event.contains(session, "after_commit", _run_pending):
-            event.remove(session, "after_commit", _run_pending)

@@ -15,6 +15,7 @@ COMPLETE = ("en", "zh", "fr", "sw")  # languages every template must have
 NAME = {"en": "Christabel Wanjiku A", "zh": "欧阳娜娜欧阳娜娜欧阳娜娜欧阳娜娜欧阳娜娜",
         "fr": "Marie-Eloise Dubois-", "sw": "Mwanaisha Wanjiku Ab"}
 assert all(len(n) == 20 for n in NAME.values())
+CARE = {"en": "FP injectable", "zh": "产后第42天", "fr": "PF préservatifs", "sw": "Kliniki wiki 40"}  # longest labels
 
 
 def worst_values(lang: str, field_label: str) -> dict[str, str]:
@@ -27,6 +28,11 @@ def worst_values(lang: str, field_label: str) -> dict[str, str]:
         "alert": "123456", "date": "2026-11-29", "lmp": "2026-03-02", "born": "2026-11-28", "day": "56",
         "method": {"en": "injectable", "zh": "避孕针", "fr": "injectable", "sw": "sindano"}[lang],
         "quantity": "13",
+        # alerts, reminders and summaries
+        "care": CARE[lang], "items": f"{CARE[lang]} {name} 4021345", "count": "99", "form": "REGISTER",
+        "by": name, "time": "2026-11-29 14:05", "month": "2026-11", "visits": "9999",
+        "pregnancies": "999", "births": "999", "anc": "999/999", "pnc": "999/999", "overdue": "999",
+        "flagged": "999",
     }
 
 

@@ -1,4 +1,5 @@
-"""Running the jobs: an RQ worker on all the queues, and the cron process that enqueues tick()."""
+"""Running the jobs: an RQ worker on all the queues, the cron process that enqueues tick(), and
+the in-process ticker of `fieldline serve` in the embedded mode."""
 from __future__ import annotations
 
 import logging
@@ -36,3 +37,28 @@ def _tick_func():
     from .tick import tick
 
     return tick
+
+
+def start_embedded_ticker(app, interval: float = 60.0, stop=None):
+    """In the embedded mode (no Redis, no cron process) run tick() in a daemon thread of this
+    process at each minute boundary, so reminders and escalations happen in the demo and the
+    simulator. Setting the threading.Event stop ends the thread."""
+    import threading
+    import time
+
+    from . import tick as tick_module
+
+    stop = stop or threading.Event()
+
+    def loop() -> None:
+        while not stop.wait(interval - time.time() % interval):
+            try:
+                with app.app_context():
+                    tick_module.tick()
+            except Exception:  # tick logs its own failures; this keeps the thread alive regardless
+                log.exception("embedded tick failed")
+
+    thread = threading.Thread(target=loop, name="fieldline-tick", daemon=True)
+    thread.start()
+    log.info("embedded mode: tick() runs in this process at each minute")
+    return thread

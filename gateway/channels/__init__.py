@@ -16,13 +16,14 @@ class Unavailable(Exception):
     """The database could not take the message; the provider should try again."""
 
 
-def take_message(*, channel: str, provider_id: str, sender: str, receiver: str, body: str) -> Outcome:
+def take_message(*, channel: str, provider_id: str, sender: str, receiver: str, body: str,
+                 opt_out_type: str | None = None) -> Outcome:
     """Run one message through intake in its own transaction, committed before the reply goes out."""
     runtime = current_runtime()
     session = runtime.db.session()
     try:
         outcome = receive(session, runtime, channel=channel, provider_id=provider_id,
-                          sender=sender, receiver=receiver, body=body)
+                          sender=sender, receiver=receiver, body=body, opt_out_type=opt_out_type)
         session.commit()
         return outcome
     except DBAPIError as exc:

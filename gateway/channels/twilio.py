@@ -1,12 +1,15 @@
-"""Twilio: POST /sms/twilio with a signed form; the reply goes back inline as TwiML."""
+"""Twilio: POST /sms/twilio with a signed form, the reply inline as TwiML; POST /sms/twilio/status,
+the signed reports on messages Fieldline sent."""
 from __future__ import annotations
 
 import logging
 from xml.sax.saxutils import escape
 
 from flask import Blueprint, Response, abort, request
+from sqlalchemy.exc import DBAPIError
 from twilio.request_validator import RequestValidator
 
+from ..delivery import record_provider_status
 from ..runtime import current_runtime
 from . import Unavailable, take_message, unavailable_response
 
@@ -48,7 +51,34 @@ def inbound():
         abort(400, "MessageSid and From are required")
     try:
         outcome = take_message(channel="twilio", provider_id=sid, sender=form["From"],
-                               receiver=form.get("To", ""), body=form.get("Body", ""))
+                               receiver=form.get("To", ""), body=form.get("Body", ""),
+                               opt_out_type=form.get("OptOutType"))
     except Unavailable:
         return unavailable_response()
     return twiml(outcome.reply)
+
+
+@bp.post("/sms/twilio/status")
+def status_callback():
+    verify_signature()
+    form = request.form
+    sid = form.get("MessageSid") or form.get("SmsSid")
+    status = form.get("MessageStatus") or form.get("SmsStatus")
+    if not sid or not status:
+        abort(400, "MessageSid and MessageStatus are required")
+    runtime = current_runtime()
+    session = runtime.db.session()
+    try:
+        message = record_provider_status(
+            session, provider_id=sid, status=status, error_code=form.get("ErrorCode"),
+            now=runtime.clock.now(), max_attempts=runtime.settings.SEND_MAX_ATTEMPTS)
+        session.commit()
+    except DBAPIError as exc:
+        session.rollback()
+        log.error("database unavailable for a status callback: %s", type(exc.orig).__name__)
+        return unavailable_response()
+    finally:
+        session.close()
+    if message is None:
+        log.info("status callback for unknown message %s (%s) ignored", sid, status)
+    return Response("", status=200, mimetype="text/plain")

@@ -65,7 +65,7 @@ def handler(name: str) -> Callable[[Handler], Handler]:
 
 def load_handlers() -> dict[str, Handler]:
     from . import (  # noqa: F401  (importing registers them)
-        births, events, family_planning, moves, pregnancy, registration, reminders, system, visits,
+        alerts, births, events, family_planning, moves, pregnancy, registration, reminders, system, visits,
     )
 
     return HANDLERS

@@ -105,6 +105,7 @@ def add_report(
         person_id=person.id if person else None,
         message_id=ctx.message.id,
         reported_on=ctx.today,
+        created_at=ctx.runtime.clock.now(),  # the checks and their sweeper count time on this clock
     )
     ctx.session.add(report)
     ctx.session.flush()

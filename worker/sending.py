@@ -1,0 +1,209 @@
+"""Sending: send_sms hands one outgoing message to the SMS backend, once; sweep_outgoing (every
+minute, from tick) picks up what was left behind: lost jobs, retries that are due, and sends
+whose worker died before it could write down the provider's answer.
+
+Never twice: the intent (status 'sending', attempts + 1) is committed before the provider is
+asked, and only a message that is queued, or retrying and due, can be claimed, under a row lock.
+A message found 'sending' long after its intent is not simply sent again: the provider is asked
+first whether it has it (see sweep_outgoing)."""
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+from sqlalchemy import and_, func, or_, select
+from sqlalchemy.orm import Session
+
+from gateway.delivery import fail, mark_opted_out, mark_sent, retry_or_fail
+from gateway.models import OutgoingMessage, OutgoingStatus
+from gateway.optouts import is_opted_out
+from gateway.outbox import QUEUE_FOR_KIND, SEND_JOB, set_status
+from gateway.phones import mask_phone
+from gateway.queue import enqueue_after_commit
+from gateway.runtime import current_runtime
+
+from .backends import OptedOut, PermanentFailure, SendFailure, Sms, TemporaryFailure, Uncertain, make_backend
+from .ratelimit import make_limiter
+
+log = logging.getLogger(__name__)
+S = OutgoingStatus
+LOST_AFTER = timedelta(minutes=1)  # queued this long with nothing done: its job was lost
+STUCK_AFTER = timedelta(minutes=2)  # 'sending' this long: its worker died mid-send
+RECOVER_AT_ONCE = 50  # each asks the provider; the rest wait for the next sweep
+LOOP_WINDOW = timedelta(minutes=30)
+LOOP_LIMIT = 5  # identical messages to one number in LOOP_WINDOW; the next is held as duplicate
+LOOP_COUNTED = (S.queued, S.retrying, S.sending, S.sent, S.delivered)
+
+
+@dataclass(frozen=True)
+class Claim:
+    sms: Sms
+    attempt: int
+
+
+def send_sms(outgoing_id: int) -> None:
+    """Send one outgoing message; does nothing unless it is queued, or retrying and due.
+
+    The channel's rate slot is taken before the intent is recorded, so that 'sending' is written
+    just before the provider is asked, however long the wait for a slot was."""
+    runtime = current_runtime()
+    channel = _screen(runtime, outgoing_id)
+    if channel is None:
+        return
+    backend = make_backend(runtime.settings)
+    with make_limiter(runtime).slot(channel):
+        claim = _claim(runtime, outgoing_id)
+        if claim is None:
+            return
+        try:
+            outcome: str | SendFailure = backend.send(claim.sms)
+        except SendFailure as exc:
+            outcome = exc
+    _record(runtime, claim, outcome)
+
+
+def sweep_outgoing() -> int:
+    """Re-enqueue lost and due messages and recover stuck sends; how many it enqueued."""
+    runtime = current_runtime()
+    now = runtime.clock.now()
+    with runtime.db.session_scope() as session:
+        waiting = session.scalars(select(OutgoingMessage).where(or_(
+            and_(OutgoingMessage.status == S.queued, OutgoingMessage.updated_at <= now - LOST_AFTER),
+            and_(OutgoingMessage.status == S.retrying, OutgoingMessage.next_attempt_at <= now),
+        )).order_by(OutgoingMessage.id)).all()
+        for message in waiting:
+            if message.status is S.queued:
+                message.updated_at = now  # not enqueued again for another LOST_AFTER
+            _enqueue(session, runtime, message)
+        stuck = [(m.id, m.updated_at) for m in session.scalars(select(OutgoingMessage).where(
+            OutgoingMessage.status == S.sending, OutgoingMessage.updated_at <= now - STUCK_AFTER,
+        ).order_by(OutgoingMessage.id).limit(RECOVER_AT_ONCE))]
+    resent = sum(_recover(runtime, outgoing_id, intent_at) for outgoing_id, intent_at in stuck)
+    if waiting or stuck:
+        log.info("sweep: %d queued or due enqueued, %d stuck sends recovered (%d sent again)",
+                 len(waiting), len(stuck), resent)
+    return len(waiting) + resent
+
+
+def _screen(runtime, outgoing_id: int) -> str | None:
+    """Hold back what must not go (opted out, the loop guard); the channel if it may be sent."""
+    with runtime.db.session_scope() as session:
+        message = _locked(session, outgoing_id)
+        if message is None or not _sendable(session, runtime, message):
+            return None
+        return message.channel
+
+
+def _claim(runtime, outgoing_id: int) -> Claim | None:
+    """Record the intent and commit it before the provider is asked."""
+    with runtime.db.session_scope() as session:
+        message = _locked(session, outgoing_id)
+        if message is None or not _sendable(session, runtime, message):
+            return None
+        message.attempts += 1
+        message.next_attempt_at = None
+        set_status(message, S.sending, runtime.clock.now(), f"attempt {message.attempts}")
+        return Claim(Sms(message.id, message.to, message.body), message.attempts)
+
+
+def _sendable(session: Session, runtime, message: OutgoingMessage) -> bool:
+    """Queued, or retrying and due; and not to a number that opted out, nor one loop too many."""
+    now = runtime.clock.now()
+    due = message.status is S.queued or (message.status is S.retrying and (
+        message.next_attempt_at is None or message.next_attempt_at <= now))
+    if not due:
+        return False
+    if is_opted_out(session, message.to):
+        message.next_attempt_at = None
+        set_status(message, S.opted_out, now, "the number answered STOP")
+        log.info("outgoing %s to %s: opted out, not sent", message.id, mask_phone(message.to))
+        return False
+    if _repeats(session, message) >= LOOP_LIMIT:
+        message.next_attempt_at = None
+        set_status(message, S.duplicate, now, f"more than {LOOP_LIMIT} identical messages in 30 minutes")
+        log.warning("outgoing %s to %s: held as duplicate (loop guard)", message.id, mask_phone(message.to))
+        return False
+    return True
+
+
+def _repeats(session: Session, message: OutgoingMessage) -> int:
+    """Identical messages to the same number made before this one in the loop window, sent or going."""
+    return session.scalar(select(func.count()).select_from(OutgoingMessage).where(
+        OutgoingMessage.to == message.to,
+        OutgoingMessage.id < message.id,
+        OutgoingMessage.created_at > message.created_at - LOOP_WINDOW,
+        OutgoingMessage.status.in_(LOOP_COUNTED),
+        OutgoingMessage.body == message.body,
+    ))
+
+
+def _record(runtime, claim: Claim, outcome: str | SendFailure) -> None:
+    """Write down the provider's answer, in a transaction of its own."""
+    settings = runtime.settings
+    with runtime.db.session_scope() as session:
+        message = _locked(session, claim.sms.id)
+        now = runtime.clock.now()
+        if isinstance(outcome, str):
+            if message.status in (S.sending, S.queued, S.retrying):
+                mark_sent(message, outcome, now)
+                log.info("outgoing %s to %s: sent", message.id, mask_phone(message.to))
+            elif message.provider_id != outcome:
+                log.error("outgoing %s: the provider took it as %s but it is %s already as %s",
+                          message.id, outcome, message.status.value, message.provider_id)
+            return
+        if message.status is not S.sending or message.attempts != claim.attempt:
+            log.warning("outgoing %s: attempt %d failed (%s) but the message has moved on to %s",
+                        message.id, claim.attempt, outcome.reason, message.status.value)
+            return
+        if isinstance(outcome, Uncertain):
+            # Left 'sending': the sweep asks the provider before anything is sent again.
+            log.warning("outgoing %s: %s; the sweep will check with the provider", message.id, outcome.reason)
+        elif isinstance(outcome, OptedOut):
+            mark_opted_out(session, message, now, outcome.reason)
+        elif isinstance(outcome, PermanentFailure):
+            fail(message, now, outcome.reason)
+        else:
+            retry_or_fail(message, settings.SEND_MAX_ATTEMPTS, now, outcome.reason)
+        log.info("outgoing %s to %s: attempt %d: %s (%s)", message.id, mask_phone(message.to),
+                 claim.attempt, message.status.value, outcome.reason)
+
+
+def _recover(runtime, outgoing_id: int, intent_at: datetime) -> int:
+    """A send whose worker died after recording its intent: adopt the provider's message if it
+    has one, else send again. 1 if it was enqueued to be sent again."""
+    with runtime.db.session_scope() as session:
+        message = session.get(OutgoingMessage, outgoing_id)
+        sms = Sms(message.id, message.to, message.body)
+        known = frozenset(session.scalars(select(OutgoingMessage.provider_id).where(
+            OutgoingMessage.to == message.to, OutgoingMessage.provider_id.is_not(None),
+            OutgoingMessage.created_at >= intent_at - timedelta(days=1),
+        )))
+    try:
+        provider_id = make_backend(runtime.settings).find_sent(sms, intent_at, known)
+    except TemporaryFailure as exc:
+        log.warning("outgoing %s: cannot ask the provider now (%s); next sweep", outgoing_id, exc.reason)
+        return 0
+    with runtime.db.session_scope() as session:
+        message = _locked(session, outgoing_id)
+        now = runtime.clock.now()
+        if message.status is not S.sending or message.updated_at != intent_at:
+            return 0  # its worker was slow, not dead, and has written its answer
+        if provider_id is not None:
+            mark_sent(message, provider_id, now, f"{provider_id}, found at the provider after a cut-off send")
+            log.info("outgoing %s to %s: found at the provider, sent", message.id, mask_phone(message.to))
+            return 0
+        reason = "the send was cut off and the provider has no such message"
+        if retry_or_fail(message, runtime.settings.SEND_MAX_ATTEMPTS, now, reason) is S.retrying:
+            message.next_attempt_at = now
+            _enqueue(session, runtime, message)
+            return 1
+        return 0
+
+
+def _locked(session: Session, outgoing_id: int) -> OutgoingMessage | None:
+    return session.get(OutgoingMessage, outgoing_id, with_for_update=True)
+
+
+def _enqueue(session: Session, runtime, message: OutgoingMessage) -> None:
+    enqueue_after_commit(session, runtime.queues, QUEUE_FOR_KIND[message.kind], SEND_JOB, message.id)
