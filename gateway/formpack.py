@@ -144,7 +144,8 @@ def load_pack(extra_dir: str | Path | None = None, languages: Iterable[str] = ("
             else:
                 form = _form_from_dict(path, data, code_sets)
                 forms[form.code] = form
-    for key in ("empty", "unknown_sender", "unknown_keyword", "not_allowed", "invalid_id"):
+    for key in ("empty", "unknown_sender", "unknown_keyword", "not_allowed", "invalid_id", "opted_out",
+                "opted_in", "failed"):
         if key not in messages:
             raise FormPackError(f"{DEFAULT_FORMS_DIR}/_messages.yaml: message '{key}' missing")
     for form in forms.values():

@@ -22,10 +22,7 @@ from .runtime import Runtime
 log = logging.getLogger(__name__)
 CHECK_JOB = "worker.checks.check_report"
 # STOP and START confirmations, until the pack's _messages.yaml carries 'opted_out' and 'opted_in'
-OPT_REPLIES = {
-    "STOP": ("opted_out", "You will get no more messages from Fieldline. Send START to get them again"),
-    "START": ("opted_in", "You will get Fieldline messages again. Send STOP to end them"),
-}
+OPT_REPLIES = {"STOP": "opted_out", "START": "opted_in"}  # templates in _messages.yaml
 
 
 @dataclass(frozen=True)
@@ -166,10 +163,7 @@ def _opt_out_or_in(session: Session, runtime: Runtime, message: InboundMessage, 
 
 
 def _opt_reply(runtime: Runtime, change: str, lang: str) -> str:
-    key, fallback = OPT_REPLIES[change]
-    if key in runtime.pack.messages:
-        return render(runtime.pack, None, key, lang, {})
-    return fallback
+    return render(runtime.pack, None, OPT_REPLIES[change], lang, {})
 
 
 def _fail(message: InboundMessage, runtime: Runtime, form: Form, lang: str) -> None:
