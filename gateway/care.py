@@ -38,8 +38,9 @@ def start(
     return made
 
 
-def _open_items(schedules, person_id: int | None, household_id: int | None, statuses=(DueStatus.open,)):
-    query = select(DueItem).where(DueItem.status.in_(list(statuses)))
+def _subject_filter(query, schedules, person_id: int | None, household_id: int | None, statuses):
+    """Narrow a select or update of due items to these statuses, schedules and subject."""
+    query = query.where(DueItem.status.in_(list(statuses)))
     if schedules is not None:
         query = query.where(DueItem.schedule.in_(list(schedules)))
     if person_id is not None:
@@ -47,6 +48,10 @@ def _open_items(schedules, person_id: int | None, household_id: int | None, stat
     if household_id is not None:
         query = query.where(DueItem.household_id == household_id)
     return query
+
+
+def _open_items(schedules, person_id: int | None, household_id: int | None, statuses=(DueStatus.open,)):
+    return _subject_filter(select(DueItem), schedules, person_id, household_id, statuses)
 
 
 def clear_due(
@@ -81,13 +86,7 @@ def end_open(
     household_id: int | None = None, statuses=(DueStatus.open,),
 ) -> int:
     """End open (and, if asked, muted) items: the care is no longer due, and why."""
-    query = update(DueItem).where(DueItem.status.in_(list(statuses)))
-    if schedules is not None:
-        query = query.where(DueItem.schedule.in_(list(schedules)))
-    if person_id is not None:
-        query = query.where(DueItem.person_id == person_id)
-    if household_id is not None:
-        query = query.where(DueItem.household_id == household_id)
+    query = _subject_filter(update(DueItem), schedules, person_id, household_id, statuses)
     result = session.execute(
         query.values(status=DueStatus.ended, reason=reason[:200], closed_at=now),
         execution_options={"synchronize_session": "fetch"},

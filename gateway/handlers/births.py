@@ -4,13 +4,11 @@ from __future__ import annotations
 from datetime import date, timedelta
 
 from .. import care, maternal
-from ..alerts import raise_alert
-from ..models import AlertKind
 from ..parsers import Parsed
 from ..people import register_person
 from ..replies import render
 from . import Context, Refusal, Reply, handler
-from .common import add_report, next_due_text, person_by_id, person_values, start_schedules
+from .common import add_report, danger_signs_reply, next_due_text, person_by_id, person_values, start_schedules
 
 
 @handler("record_birth")
@@ -56,9 +54,7 @@ def record_pnc(ctx: Context, parsed: Parsed) -> Reply:
     record = {"type": "report", "id": str(report.id)}
     codes = parsed.values.get("danger")
     if codes:
-        alert = raise_alert(ctx.session, ctx.runtime, AlertKind.danger, person, f"danger signs {codes} at a postnatal check",
-                            now, report_id=report.id, codes=codes)
-        return Reply("recorded_alert", person_values(person, codes=codes, alert=alert.id), record, report.id)
+        return danger_signs_reply(ctx, person, report, codes, "a postnatal check")
     return Reply(
         "recorded",
         person_values(person, day=(ctx.today - birth.born_on).days,

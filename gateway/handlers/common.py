@@ -9,7 +9,7 @@ from sqlalchemy import select
 from ..models import Area, AreaKind, Contact, ContactArea, Household, Person, PersonStatus, Report, Role
 from ..parsers import Age
 from ..people import find_subject, may_report_on
-from . import Context, Refusal
+from . import Context, Refusal, Reply
 
 
 def household_by_id(ctx: Context, short_id: str) -> Household:
@@ -114,3 +114,14 @@ def add_report(
 
 def village_name(ctx: Context, village_id: int) -> str:
     return ctx.session.scalar(select(Area.name).where(Area.id == village_id, Area.kind == AreaKind.village)) or ""
+
+
+def danger_signs_reply(ctx: Context, person: Person, report: Report, codes: str, where: str) -> Reply:
+    """Danger codes on a contact or check: alert the area's staff and say so in the reply."""
+    from ..alerts import raise_alert
+    from ..models import AlertKind
+
+    alert = raise_alert(ctx.session, ctx.runtime, AlertKind.danger, person, f"danger signs {codes} at {where}",
+                        ctx.runtime.clock.now(), report_id=report.id, codes=codes)
+    return Reply("recorded_alert", person_values(person, codes=codes, alert=alert.id),
+                 {"type": "report", "id": str(report.id)}, report.id)

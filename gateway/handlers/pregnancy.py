@@ -8,7 +8,7 @@ from ..alerts import raise_alert
 from ..models import AlertKind, PregnancyStatus
 from ..parsers import Parsed
 from . import Context, Refusal, Reply, handler
-from .common import add_report, next_due_text, person_by_id, person_values, start_schedules
+from .common import add_report, danger_signs_reply, next_due_text, person_by_id, person_values, start_schedules
 
 
 def _require_open_pregnancy(ctx: Context, person):
@@ -51,9 +51,7 @@ def record_anc(ctx: Context, parsed: Parsed) -> Reply:
     record = {"type": "report", "id": str(report.id)}
     codes = parsed.values.get("danger")
     if codes:
-        alert = raise_alert(ctx.session, ctx.runtime, AlertKind.danger, person, f"danger signs {codes} at an antenatal contact",
-                            now, report_id=report.id, codes=codes)
-        return Reply("recorded_alert", person_values(person, codes=codes, alert=alert.id), record, report.id)
+        return danger_signs_reply(ctx, person, report, codes, "an antenatal contact")
     return Reply(
         "recorded",
         person_values(person, weeks=(ctx.today - pregnancy.lmp).days // 7,
