@@ -1,12 +1,12 @@
 """Fieldline: SMS and USSD field reports in, records and replies out."""
 from __future__ import annotations
 
-import logging
 from typing import Any, Mapping
 
 from flask import Flask
 
 from .config import Settings
+from .logs import configure_logging
 
 
 def create_app(config: Mapping[str, Any] | Settings | None = None) -> Flask:
@@ -17,16 +17,23 @@ def create_app(config: Mapping[str, Any] | Settings | None = None) -> Flask:
         settings = Settings.from_env()
         if config:
             settings = settings.with_overrides(config)
-    logging.basicConfig(level=settings.LOG_LEVEL, format="%(asctime)s %(levelname)s %(name)s %(message)s")
+    configure_logging(settings.LOG_LEVEL, settings.LOG_FORMAT)
     from .runtime import Runtime
 
     app = Flask(__name__)
     app.config.update(SECRET_KEY=settings.secret_key(), MAX_CONTENT_LENGTH=64 * 1024)
     app.extensions["fieldline"] = Runtime.from_settings(settings)
 
-    from .channels import dev, twilio
+    from .channels import africastalking, dev, twilio
 
     app.register_blueprint(twilio.bp)
+    app.register_blueprint(africastalking.bp)
     if settings.DEV_CHANNEL:
         app.register_blueprint(dev.bp)
+    from . import ops
+
+    ops.init_app(app)  # /health, /metrics and the webhooks' timing
+    from admin import init_app as init_admin  # the web view is composed here, the one place that knows it
+
+    init_admin(app, settings)
     return app

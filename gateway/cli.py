@@ -1,4 +1,4 @@
-"""The fieldline command: db upgrade, roster import, send, demo, serve."""
+"""The fieldline command: db upgrade, roster import, create-admin, send, ussd, demo, serve."""
 from __future__ import annotations
 
 import json
@@ -72,6 +72,27 @@ def roster_import(file) -> None:
         sys.exit(1)
 
 
+@main.command("create-admin")
+@click.argument("phone")
+@click.option("--name", default="", help="The admin's name (needed when PHONE is not on the roster yet).")
+@click.password_option(help="The password (asked for twice when not given); at least 10 characters.")
+def create_admin(phone: str, name: str, password: str) -> None:
+    """Add an admin who signs in to /admin with PHONE and a password, or make the contact with PHONE one."""
+    from .accounts import create_admin as make_admin
+    from .roster import RosterError
+
+    app = _app()
+    runtime = app.extensions["fieldline"]
+    try:
+        with app.app_context(), runtime.db.session_scope() as session:
+            contact, action = make_admin(session, name=name, phone=phone, password=password,
+                                         region=runtime.settings.DEFAULT_REGION)
+            click.echo(f"admin {'added' if action == 'added' else 'ready'}: {contact.name} {contact.phone}; "
+                       "sign in at /admin with this phone number")
+    except RosterError as exc:
+        raise click.ClickException(str(exc)) from None
+
+
 @main.command()
 @click.argument("phone")
 @click.argument("text")
@@ -97,6 +118,31 @@ def send(phone: str, text: str, as_json: bool) -> None:
 
 
 @main.command()
+@click.argument("phone")
+@click.option("--code", "service_code", default="*384#", show_default=True, help="The USSD code dialled.")
+def ussd(phone: str, service_code: str) -> None:
+    """Walk a USSD session as PHONE on the terminal: type what the keypad would (0 back, 98 more)."""
+    from .channels.ussd import respond
+
+    app = _app()
+    session_id = f"cli-{uuid.uuid4().hex}"
+    answers: list[str] = []
+    with app.app_context():
+        while True:
+            response = respond(session_id=session_id, phone=phone, service_code=service_code,
+                               text="*".join(answers))
+            kind, _, screen = response.partition(" ")
+            click.echo(screen + "\n")
+            if kind == "END":
+                return
+            try:
+                answers.append(click.prompt(">", default="", show_default=False, prompt_suffix=" ").strip())
+            except click.Abort:  # end of input, or Ctrl-C: the session is left to expire
+                click.echo()
+                return
+
+
+@main.command()
 @click.option("--db", "db_path", default="instance/demo.db", show_default=True,
               help="The SQLite file to build afresh for the demo.")
 def demo(db_path: str) -> None:
@@ -110,12 +156,14 @@ def demo(db_path: str) -> None:
 @click.option("--burst", is_flag=True, help="Stop when the queues are empty.")
 def worker(burst: bool) -> None:
     """Run an RQ worker on the urgent, checks and bulk queues (needs REDIS_URL)."""
-    from worker.runner import make_worker
+    from worker.runner import make_worker, settle_memory
 
     app = _app({"REQUIRE_REDIS": "1"})
     runtime = app.extensions["fieldline"]
     with app.app_context():
-        make_worker(runtime).work(burst=burst, with_scheduler=False)
+        worker = make_worker(runtime)
+        settle_memory()
+        worker.work(burst=burst, with_scheduler=False)
 
 
 @main.command()

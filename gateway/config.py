@@ -1,6 +1,7 @@
 """Settings: the one place that reads the environment (and a .env file), once, in create_app."""
 from __future__ import annotations
 
+import ipaddress
 import os
 import re
 import secrets
@@ -49,6 +50,13 @@ class Settings:
     TWILIO_FROM: str = ""  # a number, or a Messaging Service (MG...)
     TWILIO_API_URL: str = "https://api.twilio.com"  # where the REST API is reached (a proxy, a test server)
     TWILIO_TIMEOUT_SECONDS: int = 10
+    AT_USERNAME: str = ""  # Africa's Talking: the app's username ('sandbox' for the sandbox)
+    AT_API_KEY: str = ""
+    AT_FROM: str = ""  # a sender ID or short code; unset, the account's default
+    AT_API_URL: str = "https://api.africastalking.com/version1/messaging"
+    AT_TIMEOUT_SECONDS: int = 10
+    AT_CALLBACK_SECRET: str = ""  # in the callback URLs' path: /sms/africastalking/<secret>
+    AT_ALLOWED_IPS: str = ""  # addresses or networks Africa's Talking calls from, comma-separated
     PUBLIC_URL: str = ""
     DEFAULT_REGION: str = "KE"
     DEFAULT_LANGUAGE: str = "en"
@@ -68,6 +76,19 @@ class Settings:
     BURST_PER_HOUR: int = 30
     SEND_MAX_ATTEMPTS: int = 6
     LOG_LEVEL: str = "INFO"
+    LOG_FORMAT: str = "text"  # text, or json: one JSON object a line
+    METRICS_TOKEN: str = ""  # GET /metrics needs 'Authorization: Bearer <token>'; unset, /metrics is off
+    # the admin view: sign-in sessions and the throttle on failed sign-ins
+    SESSION_HOURS: int = 12
+    SIGN_IN_MAX_FAILURES: int = 5  # per account within SIGN_IN_WINDOW_MINUTES, then it waits
+    SIGN_IN_MAX_FAILURES_PER_ADDRESS: int = 20  # per network address within the same window
+    SIGN_IN_WINDOW_MINUTES: int = 15
+    # the dashboard's attention levels for a village's month (see README, "The admin view")
+    ATTENTION_ON_TIME_YELLOW: float = 0.8  # antenatal and postnatal care on time below this: yellow
+    ATTENTION_ON_TIME_RED: float = 0.5  # ... below this: red
+    ATTENTION_OVERDUE_YELLOW: int = 1  # this much care became overdue in the month: yellow (0: never)
+    ATTENTION_OVERDUE_RED: int = 3  # ... this much: red (0: never)
+    ATTENTION_FLAGGED_YELLOW: int = 3  # this many of the month's reports wait for review: yellow (0: never)
     extra: dict[str, Any] = field(default_factory=dict)
 
     @classmethod
@@ -109,8 +130,8 @@ class Settings:
         return settings
 
     def validate(self) -> None:
-        if self.SMS_BACKEND not in {"console", "twilio"}:
-            raise ConfigError("SMS_BACKEND: expected 'console' or 'twilio'")
+        if self.SMS_BACKEND not in {"console", "twilio", "africastalking"}:
+            raise ConfigError("SMS_BACKEND: expected 'console', 'twilio' or 'africastalking'")
         if self.DEFAULT_LANGUAGE not in LANGUAGES:
             raise ConfigError(f"DEFAULT_LANGUAGE: expected one of {', '.join(LANGUAGES)}")
         if self.DATE_ORDER not in {"DMY", "MDY"}:
@@ -127,6 +148,41 @@ class Settings:
             raise ConfigError("TWILIO_API_URL: expected an http(s) URL such as https://api.twilio.com")
         if self.TWILIO_TIMEOUT_SECONDS < 1:
             raise ConfigError("TWILIO_TIMEOUT_SECONDS: must be at least 1")
+        self._validate_africastalking()
+        if self.LOG_FORMAT not in {"text", "json"}:
+            raise ConfigError("LOG_FORMAT: expected 'text' or 'json'")
+        for name in ("SESSION_HOURS", "SIGN_IN_MAX_FAILURES", "SIGN_IN_MAX_FAILURES_PER_ADDRESS",
+                     "SIGN_IN_WINDOW_MINUTES"):
+            if getattr(self, name) < 1:
+                raise ConfigError(f"{name}: must be at least 1")
+        if self.ATTENTION_ON_TIME_RED > self.ATTENTION_ON_TIME_YELLOW:
+            raise ConfigError("ATTENTION_ON_TIME_RED: must not be above ATTENTION_ON_TIME_YELLOW")
+        if self.ATTENTION_OVERDUE_RED and self.ATTENTION_OVERDUE_RED < self.ATTENTION_OVERDUE_YELLOW:
+            raise ConfigError("ATTENTION_OVERDUE_RED: must not be below ATTENTION_OVERDUE_YELLOW")
+
+    def _validate_africastalking(self) -> None:
+        if self.SMS_BACKEND == "africastalking" and not (self.AT_USERNAME and self.AT_API_KEY):
+            raise ConfigError("SMS_BACKEND=africastalking needs AT_USERNAME and AT_API_KEY")
+        if not re.match(r"https?://[^/\s]+", self.AT_API_URL):
+            raise ConfigError("AT_API_URL: expected an http(s) URL such as "
+                              "https://api.africastalking.com/version1/messaging")
+        if self.AT_TIMEOUT_SECONDS < 1:
+            raise ConfigError("AT_TIMEOUT_SECONDS: must be at least 1")
+        if self.AT_CALLBACK_SECRET and not re.fullmatch(r"[A-Za-z0-9_-]{16,}", self.AT_CALLBACK_SECRET):
+            raise ConfigError("AT_CALLBACK_SECRET: expected 16 or more letters, digits, '-' or '_'")
+        self.at_allowed_networks  # noqa: B018  (raises ConfigError on a bad address)
+
+    @property
+    def at_allowed_networks(self) -> tuple[ipaddress.IPv4Network | ipaddress.IPv6Network, ...]:
+        """AT_ALLOWED_IPS as networks; a bare address is a network of one."""
+        networks = []
+        for part in self.AT_ALLOWED_IPS.replace(" ", ",").split(","):
+            if part:
+                try:
+                    networks.append(ipaddress.ip_network(part, strict=False))
+                except ValueError:
+                    raise ConfigError(f"AT_ALLOWED_IPS: {part!r} is not an IP address or network") from None
+        return tuple(networks)
 
     @property
     def database_url(self) -> str:
@@ -138,6 +194,11 @@ class Settings:
                     return "postgresql+psycopg://" + url[len(prefix):]
             return url
         return f"sqlite:///{Path.cwd() / 'instance' / 'fieldline.db'}"
+
+    @property
+    def session_cookie_secure(self) -> bool:
+        """Session cookies go over HTTPS only when Fieldline is served over HTTPS (PUBLIC_URL)."""
+        return self.PUBLIC_URL.strip().lower().startswith("https://")
 
     @property
     def tz(self) -> ZoneInfo:
@@ -166,6 +227,6 @@ def _convert(name: str, raw: Any, default: Any) -> Any:
         return value
     if name in {"DEFAULT_REGION", "DATE_ORDER", "LOG_LEVEL"}:
         return raw.strip().upper()
-    if name == "DEFAULT_LANGUAGE":
+    if name in {"DEFAULT_LANGUAGE", "LOG_FORMAT"}:
         return raw.strip().lower()
     return raw.strip()

@@ -16,6 +16,7 @@ NAMING = {
     "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
     "pk": "pk_%(table_name)s",
 }
+CONNECT_TIMEOUT = 3  # seconds to connect to PostgreSQL
 
 
 class Base(DeclarativeBase):
@@ -26,7 +27,10 @@ def make_engine(url: str) -> Engine:
     """An engine for url; SQLite gets foreign keys, WAL, a busy timeout and real BEGIN/SAVEPOINT."""
     parsed = make_url(url)
     if parsed.get_backend_name() != "sqlite":
-        return create_engine(url, pool_pre_ping=True, pool_size=10, max_overflow=10)
+        # a database that does not answer fails a request in seconds (503, the provider retries)
+        # rather than holding it for the minutes a TCP connect can take
+        return create_engine(url, pool_pre_ping=True, pool_size=10, max_overflow=10,
+                             connect_args={"connect_timeout": CONNECT_TIMEOUT})
     if parsed.database and parsed.database != ":memory:":
         Path(parsed.database).parent.mkdir(parents=True, exist_ok=True)
     engine = create_engine(url, connect_args={"timeout": 30})

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 from datetime import datetime, timedelta
+from typing import Mapping
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
@@ -32,6 +33,12 @@ TWILIO_STATUS = {
     "delivered": S.delivered, "read": S.delivered,
     "undelivered": S.failed, "failed": S.failed, "canceled": S.failed,
 }
+# Africa's Talking's delivery report statuses (lower-cased) and failure reasons.
+AT_STATUS = {
+    "sent": S.sent, "submitted": S.sent, "buffered": S.sent, "success": S.delivered,
+    "rejected": S.failed, "failed": S.failed, "absentsubscriber": S.failed, "expired": S.failed,
+}
+AT_OPTED_OUT_REASONS = frozenset({"userinblacklist"})  # the number is blacklisted for this sender
 
 
 def retry_delay(attempts: int) -> timedelta:
@@ -75,25 +82,30 @@ def fail(message: OutgoingMessage, now: datetime, reason: str) -> None:
 
 def record_provider_status(
     session: Session, *, provider_id: str, status: str, error_code: str | None, now: datetime,
-    max_attempts: int,
+    max_attempts: int, statuses: Mapping[str, OutgoingStatus] = TWILIO_STATUS,
+    opted_out_codes: frozenset = OPTED_OUT_CODES, retry_codes: frozenset = RETRY_AFTER_CALLBACK_CODES,
 ) -> OutgoingMessage | None:
     """Apply one status callback; None when no message has that provider id.
 
     Callbacks may come late or out of order, so a message only moves forward: a 'sent' after
-    'delivered' changes nothing. Every change is kept with the provider's status and error code."""
+    'delivered' changes nothing. Every change is kept with the provider's status and error code.
+    statuses and the code sets are the provider's (Twilio's unless given): a numeric code is
+    compared as a number, a word (Africa's Talking's failureReason) lower-cased."""
     message = session.scalar(
         select(OutgoingMessage).where(OutgoingMessage.provider_id == provider_id).with_for_update()
     )
     if message is None:
         return None
-    new = TWILIO_STATUS.get(status.strip().lower())
-    code = int(error_code) if (error_code or "").strip().isdigit() else None
+    new = statuses.get(status.strip().lower())
+    raw_code = (error_code or "").strip()[:40]
+    code = int(raw_code) if raw_code.isdigit() else raw_code or None
+    key = code.lower() if isinstance(code, str) else code
     detail = f"{status}" + (f" error {code}" if code else "")
     if new is None or RANK[new] <= RANK[message.status]:
         return message
-    if new is S.failed and code in OPTED_OUT_CODES:
+    if new is S.failed and key in opted_out_codes:
         mark_opted_out(session, message, now, detail)
-    elif new is S.failed and code in RETRY_AFTER_CALLBACK_CODES and message.attempts < max_attempts:
+    elif new is S.failed and key in retry_codes and message.attempts < max_attempts:
         message.provider_id = None  # the next attempt gets an id of its own
         retry_or_fail(message, max_attempts, now, f"{detail} on {provider_id}")
     elif new is S.failed:

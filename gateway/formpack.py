@@ -61,10 +61,15 @@ class Form:
     starts: tuple[str, ...] = ()  # schedules a report of this form starts
     clears: tuple[str, ...] = ()  # schedules whose due item a report of this form clears
     ends: tuple[str, ...] = ()  # schedules a report of this form ends
+    titles: dict[str, str] = field(default_factory=dict)  # the form's name in menus, per language
 
     def keyword(self, lang: str) -> str:
         words = self.keywords.get(lang) or self.keywords["en"]
         return words[0]
+
+    def title(self, lang: str) -> str:
+        """The form's name in menus (USSD), e.g. 'Pregnancy'; the keyword when it has no title."""
+        return self.titles.get(lang) or self.titles.get("en") or self.keyword(lang)
 
     def example(self, lang: str) -> str:
         return self.examples.get(lang) or self.examples.get("en", self.keyword(lang))
@@ -204,7 +209,7 @@ def _form_from_dict(path: Path, data: dict, code_sets: dict[str, dict] | None = 
             raise FormPackError(f"{path}: '{key}' is required")
     unknown = set(data) - {
         "code", "handler", "keywords", "fields", "roles", "example", "replies", "options", "order",
-        "starts", "clears", "ends",
+        "starts", "clears", "ends", "title",
     }
     if unknown:
         raise FormPackError(f"{path}: unknown setting(s): {', '.join(sorted(unknown))}")
@@ -239,6 +244,11 @@ def _form_from_dict(path: Path, data: dict, code_sets: dict[str, dict] | None = 
     window = options.get("duplicate_window_days")
     if window is not None and (isinstance(window, bool) or not isinstance(window, (int, float)) or window < 0):
         raise FormPackError(f"{path}: options.duplicate_window_days: expected a number of days, 0 or more")
+    title = data.get("title") or {}
+    if isinstance(title, str):
+        title = {"en": title}
+    if not isinstance(title, dict) or not all(isinstance(v, str) and v.strip() for v in title.values()):
+        raise FormPackError(f"{path}: title: expected a name, or language -> name")
     example = data.get("example") or {}
     if isinstance(example, str):
         example = {"en": example}
@@ -256,6 +266,7 @@ def _form_from_dict(path: Path, data: dict, code_sets: dict[str, dict] | None = 
         starts=_names(path, "starts", data.get("starts")),
         clears=_names(path, "clears", data.get("clears")),
         ends=_names(path, "ends", data.get("ends")),
+        titles={str(k): v.strip() for k, v in title.items()},
     )
 
 

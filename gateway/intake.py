@@ -9,8 +9,10 @@ from sqlalchemy import select
 from sqlalchemy.exc import DBAPIError, IntegrityError
 from sqlalchemy.orm import Session
 
+from . import metrics
 from .formpack import Form
 from .handlers import HANDLERS, Context, Refusal, Reply
+from .logs import log_fields
 from .models import Contact, InboundMessage, MessageStatus
 from .optouts import opt_in, opt_out, opt_out_change
 from .parsers import ParseContext, ParseError, parse
@@ -78,17 +80,28 @@ def receive(
         ))
         if existing is None or existing.status is None:
             raise  # the other writer has not finished; let the provider retry
-        log.info("duplicate message %s on %s from %s", existing.id, channel, mask_phone(phone))
-        return Outcome.of(existing, duplicate=True)
+        outcome = Outcome.of(existing, duplicate=True)
+        _log_outcome(outcome, channel, phone, provider_id)
+        return outcome
     change = opt_out_change(body, opt_out_type)
     from_provider = (opt_out_type or "").strip().upper() == change
     if change is None or not _opt_out_or_in(session, runtime, message, change, from_provider):
         _answer(session, runtime, message)
-    log.info(
-        "message %s on %s from %s: %s %s %s", message.id, channel, mask_phone(phone),
-        message.status.value, message.form or "-", message.error or "",
-    )
-    return Outcome.of(message)
+    outcome = Outcome.of(message)
+    _log_outcome(outcome, channel, phone, provider_id)
+    return outcome
+
+
+def _log_outcome(outcome: Outcome, channel: str, phone: str, provider_id: str) -> None:
+    """One line per inbound message, with its ids (never its body), and its count in the metrics."""
+    status = "duplicate" if outcome.duplicate else outcome.status
+    sender = mask_phone(phone)
+    log.info("message %s on %s from %s: %s %s %s", outcome.message_id, channel, sender, status,
+             outcome.form or "-", outcome.error or "",
+             extra=log_fields(event="inbound", message_id=outcome.message_id, channel=channel,
+                              provider_id=provider_id, sender=sender, status=status, form=outcome.form,
+                              error=outcome.error, record=outcome.record))
+    metrics.count_inbound(channel, status, replied=bool(outcome.reply) and not outcome.duplicate)
 
 
 def _answer(session: Session, runtime: Runtime, message: InboundMessage) -> None:
@@ -102,6 +115,7 @@ def _answer(session: Session, runtime: Runtime, message: InboundMessage) -> None
         parse_error = None
     except ParseError as exc:
         parsed, parse_error = None, exc
+        metrics.PARSE_ERRORS.labels(exc.code).inc()
 
     if contact is None or not contact.active:
         lang = _guess_language(parsed, parse_error, runtime)

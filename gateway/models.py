@@ -185,6 +185,8 @@ class Contact(Base):
     role: Mapped[Role] = mapped_column(str_enum(Role))
     language: Mapped[str] = mapped_column(String(5))
     active: Mapped[bool] = mapped_column(Boolean, default=True)
+    # staff and admins sign in to the admin view with their phone number and this password
+    password_hash: Mapped[str | None] = mapped_column(String(255))
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, onupdate=utcnow)
 
@@ -310,6 +312,10 @@ class Report(Base):
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     checked_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     flag_reason: Mapped[str | None] = mapped_column(String(200))
+    # the last mark of a member of staff: verified or wrong, by whom and when
+    reviewed_by_id: Mapped[int | None] = mapped_column(ForeignKey("contacts.id"))
+    reviewed_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    review_note: Mapped[str | None] = mapped_column(String(200))
 
 
 class OutgoingMessage(Base):
@@ -426,3 +432,30 @@ class DueItem(Base):
     reason: Mapped[str | None] = mapped_column(String(200))
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     closed_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+
+
+class AuditEntry(Base):
+    """One change to the roster, the area tree or a report's review mark: who made it, when, and
+    each changed field as [before, after]."""
+
+    __tablename__ = "audit_log"
+    __table_args__ = (Index("ix_audit_log_entity_entity_id", "entity", "entity_id"),)
+    id: Mapped[int] = mapped_column(primary_key=True)
+    at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    actor_id: Mapped[int | None] = mapped_column(ForeignKey("contacts.id"))  # None: the command line
+    entity: Mapped[str] = mapped_column(String(20))  # contact, area, report
+    entity_id: Mapped[int] = mapped_column(Integer)
+    action: Mapped[str] = mapped_column(String(20))  # added, updated, deactivated, renamed, moved, ...
+    summary: Mapped[str] = mapped_column(String(200))  # what the entity was called at the time
+    changes: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
+
+
+class SignInFailure(Base):
+    """A failed sign-in to the admin view, kept while it counts towards the throttle; the key is
+    'account:<phone>' or 'address:<ip>'."""
+
+    __tablename__ = "sign_in_failures"
+    __table_args__ = (Index("ix_sign_in_failures_key_at", "key", "at"),)
+    id: Mapped[int] = mapped_column(primary_key=True)
+    key: Mapped[str] = mapped_column(String(80))
+    at: Mapped[datetime] = mapped_column(UTCDateTime)

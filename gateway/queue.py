@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import importlib
 import logging
+import time
 from dataclasses import dataclass, field
 from typing import Any, Callable
 
@@ -15,6 +16,9 @@ from redis import Redis
 from redis.exceptions import RedisError
 from sqlalchemy import event
 from sqlalchemy.orm import Session
+
+from .logs import log_fields
+from .metrics import observe_job
 
 log = logging.getLogger(__name__)
 QUEUE_NAMES = ("urgent", "checks", "bulk")
@@ -46,10 +50,14 @@ class InProcessQueues:
         self.ran: list[Job] = []
 
     def enqueue(self, job: Job) -> None:
+        started = time.perf_counter()
+        ok = True
         try:
             job.resolve()(*job.args)
         except Exception:  # the job's own sweeper will find what it left undone
             log.exception("in-process job %s failed", job.func)
+            ok = False
+        job_done(job.func, job.job_id, job.args, job.queue, ok, time.perf_counter() - started)
         self.ran.append(job)
 
     def depths(self) -> dict[str, int]:
@@ -69,10 +77,18 @@ class RQQueues:
 
         self.queues = {name: Queue(f"fieldline-{name}", connection=self.redis) for name in QUEUE_NAMES}
 
-    def enqueue(self, job: Job) -> None:
+    def enqueue(self, job: Job, pipeline=None) -> None:
         self.queues[job.queue].enqueue(
             job.func, args=job.args, job_id=job.job_id, result_ttl=600, failure_ttl=7 * 24 * 3600,
+            pipeline=pipeline,
         )
+
+    def enqueue_many(self, jobs: list[Job]) -> None:
+        """All of them in one round trip to Redis (one MULTI/EXEC), or none."""
+        with self.redis.pipeline() as pipeline:
+            for job in jobs:
+                self.enqueue(job, pipeline=pipeline)
+            pipeline.execute()
 
     def depths(self) -> dict[str, int]:
         return {name: queue.count for name, queue in self.queues.items()}
@@ -102,6 +118,17 @@ def make_queues(redis_url: str, require_redis: bool = False):
     return RQQueues(redis)
 
 
+def job_done(func: str, job_id: str | None, args: tuple, queue: str, ok: bool, seconds: float) -> None:
+    """One log line and the metrics for a job that has run, by RQ or in-process: its name and
+    ids (jobs take ids and plain values only), how it ended and how long it took."""
+    name = func.rpartition(".")[2]
+    outcome = "ok" if ok else "failed"
+    log.info("job %s(%s) %s in %.0f ms", name, ", ".join(map(str, args)), outcome, seconds * 1000,
+             extra=log_fields(event="job", job=name, job_id=job_id, args=list(args), queue=queue,
+                              outcome=outcome, duration_ms=round(seconds * 1000, 1)))
+    observe_job(name, ok, seconds)
+
+
 def enqueue_after_commit(session: Session, queues, queue: str, func: str, *args: Any,
                          job_id: str | None = None) -> None:
     """Enqueue func(*args) once session's transaction has committed; dropped on rollback.
@@ -118,12 +145,26 @@ def enqueue_after_commit(session: Session, queues, queue: str, func: str, *args:
 def _run_pending(session: Session) -> None:
     if session.in_nested_transaction():
         return  # only a savepoint was released (after_commit fires for those too): wait for the real commit
-    jobs = session.info.pop(_PENDING, [])
-    for queues, job in jobs:
-        try:
-            queues.enqueue(job)
-        except RedisError as exc:
-            log.warning("could not enqueue %s (%s); the sweeper will", job.func, type(exc).__name__)
+    pending = session.info.pop(_PENDING, [])
+    start = 0
+    while start < len(pending):  # a run of jobs for the same queues goes in one call, in order
+        queues = pending[start][0]
+        end = start + 1
+        while end < len(pending) and pending[end][0] is queues:
+            end += 1
+        jobs = [job for _, job in pending[start:end]]
+        start = end
+        if len(jobs) > 1 and hasattr(queues, "enqueue_many"):
+            try:
+                queues.enqueue_many(jobs)
+            except RedisError as exc:
+                log.warning("could not enqueue %d jobs (%s); the sweepers will", len(jobs), type(exc).__name__)
+            continue
+        for job in jobs:
+            try:
+                queues.enqueue(job)
+            except RedisError as exc:
+                log.warning("could not enqueue %s (%s); the sweeper will", job.func, type(exc).__name__)
 
 
 def _drop_pending(session: Session, previous_transaction) -> None:

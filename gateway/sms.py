@@ -70,10 +70,10 @@ def _parts(total: int, widths: Iterable[int] | None, single: int, part: int) -> 
 def segments(text: str) -> tuple[str, int]:
     """("GSM-7" or "UCS-2", the number of SMS segments text is sent as). Empty text is one."""
     if is_gsm7(text):
-        ext = sum(1 for ch in text if ch in GSM7_EXTENSION)
+        ext = sum(map(text.count, GSM7_EXTENSION))
         widths = (2 if ch in GSM7_EXTENSION else 1 for ch in text) if ext else None
         return "GSM-7", _parts(len(text) + ext, widths, GSM7_SINGLE, GSM7_PART)
-    astral = sum(1 for ch in text if ch > "\uffff")
+    astral = len(text.encode("utf-16-le", "surrogatepass")) // 2 - len(text)  # characters past U+FFFF
     widths = (2 if ch > "\uffff" else 1 for ch in text) if astral else None
     return "UCS-2", _parts(len(text) + astral, widths, UCS2_SINGLE, UCS2_PART)
 

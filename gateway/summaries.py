@@ -10,6 +10,7 @@ from __future__ import annotations
 from collections import defaultdict
 from dataclasses import dataclass
 from datetime import date, datetime, time, timedelta
+from typing import Iterable
 from zoneinfo import ZoneInfo
 
 from sqlalchemy import case, func, select
@@ -69,50 +70,67 @@ def _forms_of(pack: FormPack, handler: str) -> list[str]:
 
 def month_figures(session: Session, pack: FormPack, first: date, last: date, tz: ZoneInfo) -> dict[int, VillageMonth]:
     """Every village's figures for the month from first to last (local dates)."""
-    figures = {
-        row.id: VillageMonth(row.id, row.name)
-        for row in session.execute(select(Area.id, Area.name).where(Area.kind == AreaKind.village))
-    }
-    in_month = lambda column: column.between(first, last)  # noqa: E731
+    return figures_by_month(session, pack, [(first, last)], tz)[0]
 
-    def add(attr: str, query) -> None:
-        for village_id, n in session.execute(query):
-            if village_id in figures:
-                setattr(figures[village_id], attr, getattr(figures[village_id], attr) + n)
 
-    report_village = (
-        select(Household.village_id, func.count())
-        .select_from(Report).join(Household, Household.id == Report.household_id)
-        .where(in_month(Report.reported_on)).group_by(Household.village_id)
-    )
-    add("visits", report_village.where(Report.form.in_(_forms_of(pack, "record_visit"))))
-    add("flagged", report_village.where(Report.status == ReportStatus.flagged))
-    add("pregnancies", select(Household.village_id, func.count())
-        .select_from(Pregnancy).join(Report, Report.id == Pregnancy.report_id)
-        .join(Household, Household.id == Report.household_id)
-        .where(in_month(Report.reported_on)).group_by(Household.village_id))
-    add("births", select(Household.village_id, func.count())
+def figures_by_month(
+    session: Session, pack: FormPack, months: list[tuple[date, date]], tz: ZoneInfo,
+    village_ids: Iterable[int] | None = None,
+) -> list[dict[int, VillageMonth]]:
+    """The figures of each village (or of those given) for each of consecutive months, each month
+    as (first day, last day) in local dates, earliest first: one query a figure for all months."""
+    wanted = None if village_ids is None else set(village_ids)
+    villages = select(Area.id, Area.name).where(Area.kind == AreaKind.village)
+    if wanted is not None:
+        villages = villages.where(Area.id.in_(wanted))
+    names = dict(session.execute(villages).all())
+    figures = [{vid: VillageMonth(vid, name) for vid, name in names.items()} for _ in months]
+    first, last = months[0][0], months[-1][1]
+    ends = [datetime.combine(month_last + timedelta(days=1), time(), tz) for _, month_last in months]
+    by_day = lambda column: case(*[(column <= m_last, i) for i, (_, m_last) in enumerate(months)])  # noqa: E731
+    by_time = lambda column: case(*[(column < end, i) for i, end in enumerate(ends)])  # noqa: E731
+
+    def add(attr: str, query, village_column) -> None:
+        if wanted is not None:
+            query = query.where(village_column.in_(wanted))
+        sub = query.subquery()  # grouped outside, so that PostgreSQL sees one bucket expression
+        columns = [sub.c.village_id, sub.c.month, func.count()]
+        if "done" in sub.c:
+            columns.append(func.sum(sub.c.done))
+        for village_id, month, n, *done in session.execute(select(*columns).group_by(sub.c.village_id, sub.c.month)):
+            found = figures[month].get(village_id) if month is not None else None
+            if found is None:
+                continue
+            if done:
+                setattr(found, f"{attr}_due", n)
+                setattr(found, f"{attr}_done", done[0] or 0)
+            else:
+                setattr(found, attr, getattr(found, attr) + n)
+
+    def per_report(*where):
+        return (select(Household.village_id.label("village_id"), by_day(Report.reported_on).label("month"))
+                .select_from(Report).join(Household, Household.id == Report.household_id)
+                .where(Report.reported_on.between(first, last), *where))
+
+    add("visits", per_report(Report.form.in_(_forms_of(pack, "record_visit"))), Household.village_id)
+    add("flagged", per_report(Report.status == ReportStatus.flagged), Household.village_id)
+    add("pregnancies", per_report().join(Pregnancy, Pregnancy.report_id == Report.id), Household.village_id)
+    add("births", select(Household.village_id.label("village_id"), by_day(Birth.born_on).label("month"))
         .select_from(Birth).join(Person, Person.id == Birth.baby_id)
         .join(Household, Household.id == Person.household_id)
-        .where(in_month(Birth.born_on)).group_by(Household.village_id))
+        .where(Birth.born_on.between(first, last)), Household.village_id)
     start = datetime.combine(first, time(), tz)
-    end = datetime.combine(last + timedelta(days=1), time(), tz)
-    add("overdue", select(Alert.village_id, func.count())
-        .where(Alert.kind == AlertKind.overdue, Alert.created_at >= start, Alert.created_at < end)
-        .group_by(Alert.village_id))
+    add("overdue", select(Alert.village_id.label("village_id"), by_time(Alert.created_at).label("month"))
+        .where(Alert.kind == AlertKind.overdue, Alert.created_at >= start, Alert.created_at < ends[-1]),
+        Alert.village_id)
     for prefix, handler in (("anc", "record_anc"), ("pnc", "record_pnc")):
-        rows = session.execute(
-            select(Household.village_id, func.count(), func.sum(case((DueItem.status == DueStatus.done, 1), else_=0)))
+        add(prefix, select(Household.village_id.label("village_id"), by_day(DueItem.window_end).label("month"),
+                           case((DueItem.status == DueStatus.done, 1), else_=0).label("done"))
             .select_from(DueItem).join(Person, Person.id == DueItem.person_id)
             .join(Household, Household.id == Person.household_id)
-            .where(DueItem.schedule.in_(_schedules_cleared_by(pack, handler)), in_month(DueItem.window_end),
-                   DueItem.status.in_(COUNTED))
-            .group_by(Household.village_id)
-        )
-        for village_id, due, done in rows:
-            if village_id in figures:
-                setattr(figures[village_id], f"{prefix}_due", due)
-                setattr(figures[village_id], f"{prefix}_done", done or 0)
+            .where(DueItem.schedule.in_(_schedules_cleared_by(pack, handler)),
+                   DueItem.window_end.between(first, last), DueItem.status.in_(COUNTED)),
+            Household.village_id)
     return figures
 
 

@@ -1,5 +1,6 @@
 """SMS backends: where send_sms hands a message over. SMS_BACKEND names one: 'console' (the log,
-with the outbox table as the record) or 'twilio' (the twilio library's REST client)."""
+with the outbox table as the record), 'twilio' (the twilio library's REST client) or
+'africastalking' (Africa's Talking's messaging API)."""
 from __future__ import annotations
 
 import functools
@@ -24,6 +25,13 @@ OPTED_OUT = 21610  # "Attempt to send to unsubscribed recipient"
 # internal error, 20503 service unavailable, 21611 the sender's queue is full, 30001 queue overflow.
 TEMPORARY_CODES = frozenset({20429, 20500, 20503, 21611, 30001})
 FINDING_WINDOW = timedelta(minutes=5)  # how far before the intent a provider's message may be dated
+# Africa's Talking's per-recipient statusCode: 100 Processed, 101 Sent, 102 Queued took it; 406
+# UserInBlacklist is an opted-out number; 405 InsufficientBalance, 500 InternalServerError and
+# 501 GatewayError may pass; the rest (401 RiskHold, 402 InvalidSenderId, 403 InvalidPhoneNumber,
+# 404 UnsupportedNumberType, 407 CouldNotRoute, 502 RejectedByGateway) will not.
+AT_SENT = frozenset({100, 101, 102})
+AT_OPTED_OUT = 406
+AT_TEMPORARY = frozenset({405, 500, 501})
 
 
 @dataclass(frozen=True)
@@ -131,6 +139,76 @@ class TwilioBackend(Backend):
         return None
 
 
+class AfricasTalkingBackend(Backend):
+    """POST to Africa's Talking's messaging API (AT_API_URL) with the app's username and API key.
+
+    Its answer holds one entry per recipient; statusCode 100, 101 or 102 means it took the message,
+    and the entry's messageId is what delivery reports name. It offers no search of sent messages,
+    so find_sent finds nothing: a send cut off before its answer came is sent again by the sweep
+    (the recipient may get it twice, which beats never)."""
+
+    name = "africastalking"
+
+    def __init__(self, settings):
+        self.url = settings.AT_API_URL
+        self.username = settings.AT_USERNAME
+        self.api_key = settings.AT_API_KEY
+        self.sender = settings.AT_FROM
+        self.timeout = settings.AT_TIMEOUT_SECONDS
+        self.http = _http_session()
+
+    def send(self, sms: Sms) -> str:
+        form = {"username": self.username, "to": sms.to, "message": sms.body}
+        if self.sender:
+            form["from"] = self.sender
+        try:
+            response = self.http.post(self.url, data=form, timeout=self.timeout,
+                                      headers={"apiKey": self.api_key, "Accept": "application/json"})
+        except requests.RequestException as exc:
+            raise _network_failure(exc) from None
+        return _at_message_id(response)
+
+    def find_sent(self, sms: Sms, since: datetime, exclude: frozenset[str] = frozenset()) -> str | None:
+        return None
+
+
+def _at_message_id(response: requests.Response) -> str:
+    """The messageId of the one recipient, or the SendFailure its statusCode (or the HTTP status) says."""
+    status = response.status_code
+    if status == 429 or status >= 500:
+        raise TemporaryFailure(status, _short(response.text) or "server error")
+    if status >= 400:
+        raise PermanentFailure(status, _short(response.text) or "refused")
+    try:
+        data = response.json()["SMSMessageData"]
+        recipients = data.get("Recipients") or []
+    except (ValueError, KeyError, TypeError, AttributeError):
+        # It answered yes but not what: it may have the message; the sweep decides.
+        raise Uncertain(status, "unreadable answer from Africa's Talking") from None
+    if not recipients:
+        raise PermanentFailure(None, _short(str(data.get("Message") or "no recipient accepted")))
+    recipient = recipients[0]
+    code = int(recipient["statusCode"]) if str(recipient.get("statusCode")).isdigit() else None
+    reason = str(recipient.get("status") or "unknown")
+    if code in AT_SENT and recipient.get("messageId"):
+        return str(recipient["messageId"])
+    if code == AT_OPTED_OUT:
+        raise OptedOut(code, reason)
+    if code in AT_TEMPORARY:
+        raise TemporaryFailure(code, reason)
+    raise PermanentFailure(code, reason)
+
+
+def _short(text: str) -> str:
+    return " ".join(text.split())[:120]
+
+
+@functools.lru_cache(maxsize=1)
+def _http_session() -> requests.Session:
+    """One HTTP session per process, so its connections are reused."""
+    return requests.Session()
+
+
 class _RebasedHttpClient(TwilioHttpClient):
     """Twilio's own HTTP client with https://api.twilio.com replaced by TWILIO_API_URL: the way the
     library's documentation gives to route its requests elsewhere (a custom HTTP client)."""
@@ -194,4 +272,8 @@ def _never_connected(exc: BaseException) -> bool:
 
 
 def make_backend(settings) -> Backend:
-    return TwilioBackend(settings) if settings.SMS_BACKEND == "twilio" else ConsoleBackend()
+    if settings.SMS_BACKEND == "twilio":
+        return TwilioBackend(settings)
+    if settings.SMS_BACKEND == "africastalking":
+        return AfricasTalkingBackend(settings)
+    return ConsoleBackend()

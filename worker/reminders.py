@@ -11,7 +11,7 @@ from sqlalchemy.orm import Session
 from gateway import digests
 from gateway.alerts import care_label, raise_alert
 from gateway.models import AlertKind, DueItem, DueStatus, Household, OutgoingKind, Person, PersonStatus
-from gateway.outbox import queue_sms
+from gateway.outbox import queue_many
 
 log = logging.getLogger(__name__)
 STALE_BATCH = 500  # items turned into alerts in one tick; the rest wait a minute
@@ -72,14 +72,12 @@ def send_digests(session: Session, runtime, now: datetime) -> int:
     sent = digests.existing_keys(session, (digests.digest_key(v, today) for v in volunteers))
     todo = [v for v in volunteers if digests.digest_key(v, today) not in sent]
     queued = 0
-    for batch in digests.batches(todo):
-        for digest in digests.due_care(session, batch, oldest, today):
-            message = queue_sms(
-                session, runtime, to=digest.phone, body=digests.compose(runtime.pack, digest),
-                kind=OutgoingKind.reminder, now=now, contact_id=digest.volunteer_id,
-                dedupe_key=digests.digest_key(digest.volunteer_id, today),
-            )
-            queued += message is not None
+    for found in digests.composed(session, runtime.pack, todo, oldest, today):
+        made = queue_many(session, runtime, [
+            (digest.phone, text, digest.volunteer_id, digests.digest_key(digest.volunteer_id, today))
+            for digest, text in found
+        ], kind=OutgoingKind.reminder, now=now)
+        queued += len(made)
         session.commit()  # a batch at a time: its send jobs go out while the next is composed
     if queued:
         log.info("digests: %s queued for %s", queued, today.isoformat())

@@ -8,16 +8,17 @@ A message found 'sending' long after its intent is not simply sent again: the pr
 first whether it has it (see sweep_outgoing)."""
 from __future__ import annotations
 
+import contextlib
 import logging
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from sqlalchemy import and_, func, or_, select
+from sqlalchemy import and_, bindparam, func, insert, or_, select, update
 from sqlalchemy.orm import Session
 
 from gateway.delivery import fail, mark_opted_out, mark_sent, retry_or_fail
-from gateway.models import OutgoingMessage, OutgoingStatus
-from gateway.optouts import is_opted_out
+from gateway.metrics import count_outgoing
+from gateway.models import OptOut, OutgoingMessage, OutgoingStatus, OutgoingStatusChange
 from gateway.outbox import QUEUE_FOR_KIND, SEND_JOB, set_status
 from gateway.phones import mask_phone
 from gateway.queue import enqueue_after_commit
@@ -46,13 +47,19 @@ def send_sms(outgoing_id: int) -> None:
     """Send one outgoing message; does nothing unless it is queued, or retrying and due.
 
     The channel's rate slot is taken before the intent is recorded, so that 'sending' is written
-    just before the provider is asked, however long the wait for a slot was."""
+    just before the provider is asked, however long the wait for a slot was. With no rate limit
+    (SMS_RATE_PER_SECOND=0) there is no slot to wait for, and no screening before the claim,
+    which checks the same under the row lock."""
     runtime = current_runtime()
-    channel = _screen(runtime, outgoing_id)
-    if channel is None:
-        return
+    limiter = make_limiter(runtime)
+    slot = contextlib.nullcontext()
+    if limiter.rate > 0:
+        channel = _screen(runtime, outgoing_id)  # no slot taken for what will not go
+        if channel is None:
+            return
+        slot = limiter.slot(channel)
     backend = make_backend(runtime.settings)
-    with make_limiter(runtime).slot(channel):
+    with slot:
         claim = _claim(runtime, outgoing_id)
         if claim is None:
             return
@@ -96,7 +103,26 @@ def _screen(runtime, outgoing_id: int) -> str | None:
 
 
 def _claim(runtime, outgoing_id: int) -> Claim | None:
-    """Record the intent and commit it before the provider is asked."""
+    """Record the intent and commit it before the provider is asked.
+
+    The usual case, a message that may go, is one conditional UPDATE (due, not opted out, not a
+    loop too many) and its history row; when that UPDATE takes nothing, the message is locked and
+    looked at to say why (and opted-out or duplicate messages are marked so)."""
+    now = runtime.clock.now()
+    with runtime.db.session_scope() as session:
+        connection = session.connection()
+        message = connection.execute(_MESSAGE, {"b_id": outgoing_id}).one_or_none()
+        if message is None:
+            return None
+        attempts = connection.execute(_CLAIM, {
+            "b_id": outgoing_id, "b_now": now, "b_to": message.to, "b_body": message.body,
+            "b_since": message.created_at - LOOP_WINDOW,
+        }).scalar_one_or_none()
+        if attempts is not None:
+            connection.execute(_HISTORY, {"b_message_id": outgoing_id, "b_status": S.sending, "b_at": now,
+                                          "b_detail": f"attempt {attempts}"})
+            count_outgoing(S.sending.value)
+            return Claim(Sms(outgoing_id, message.to, message.body), attempts)
     with runtime.db.session_scope() as session:
         message = _locked(session, outgoing_id)
         if message is None or not _sendable(session, runtime, message):
@@ -114,12 +140,13 @@ def _sendable(session: Session, runtime, message: OutgoingMessage) -> bool:
         message.next_attempt_at is None or message.next_attempt_at <= now))
     if not due:
         return False
-    if is_opted_out(session, message.to):
+    opted_out, repeats = _checks(session, message)
+    if opted_out:
         message.next_attempt_at = None
         set_status(message, S.opted_out, now, "the number answered STOP")
         log.info("outgoing %s to %s: opted out, not sent", message.id, mask_phone(message.to))
         return False
-    if _repeats(session, message) >= LOOP_LIMIT:
+    if repeats >= LOOP_LIMIT:
         message.next_attempt_at = None
         set_status(message, S.duplicate, now, f"more than {LOOP_LIMIT} identical messages in 30 minutes")
         log.warning("outgoing %s to %s: held as duplicate (loop guard)", message.id, mask_phone(message.to))
@@ -127,20 +154,72 @@ def _sendable(session: Session, runtime, message: OutgoingMessage) -> bool:
     return True
 
 
-def _repeats(session: Session, message: OutgoingMessage) -> int:
-    """Identical messages to the same number made before this one in the loop window, sent or going."""
-    return session.scalar(select(func.count()).select_from(OutgoingMessage).where(
-        OutgoingMessage.to == message.to,
-        OutgoingMessage.id < message.id,
-        OutgoingMessage.created_at > message.created_at - LOOP_WINDOW,
-        OutgoingMessage.status.in_(LOOP_COUNTED),
-        OutgoingMessage.body == message.body,
-    ))
+# The statements of a send, built once. The checks: whether the number opted out, and how many
+# identical messages to it were made before this one in the loop window, sent or going.
+_OPTED_OUT = select(OptOut.phone).where(OptOut.phone == bindparam("b_to")).exists()
+_EARLIER = OutgoingMessage.__table__.alias("earlier")  # not the row an UPDATE below is about
+_REPEATS = select(func.count()).select_from(_EARLIER).where(
+    _EARLIER.c.to == bindparam("b_to"),
+    _EARLIER.c.id < bindparam("b_id"),
+    _EARLIER.c.created_at > bindparam("b_since"),
+    _EARLIER.c.status.in_(LOOP_COUNTED),
+    _EARLIER.c.body == bindparam("b_body"),
+).scalar_subquery()
+_CHECKS = select(_OPTED_OUT, _REPEATS)
+_MESSAGE = select(OutgoingMessage.to, OutgoingMessage.body, OutgoingMessage.created_at).where(
+    OutgoingMessage.id == bindparam("b_id"))
+_TABLE = OutgoingMessage.__table__
+# the intent, when the message is queued, or retrying and due, and passes the checks
+_CLAIM = (
+    update(_TABLE)
+    .where(
+        _TABLE.c.id == bindparam("b_id"),
+        or_(_TABLE.c.status == S.queued,
+            and_(_TABLE.c.status == S.retrying,
+                 or_(_TABLE.c.next_attempt_at.is_(None), _TABLE.c.next_attempt_at <= bindparam("b_now")))),
+        ~_OPTED_OUT,
+        _REPEATS < LOOP_LIMIT,
+    )
+    .values(attempts=_TABLE.c.attempts + 1, next_attempt_at=None, status=S.sending,
+            updated_at=bindparam("b_now"))
+    .returning(_TABLE.c.attempts)
+)
+# the provider's id, as mark_sent writes it
+_SENT = (
+    update(_TABLE)
+    .where(_TABLE.c.id == bindparam("b_id"), _TABLE.c.status.in_((S.sending, S.queued, S.retrying)))
+    .values(provider_id=bindparam("b_provider_id"), sent_at=bindparam("b_now"), error=None, next_attempt_at=None,
+            status=S.sent, updated_at=bindparam("b_now"))
+)
+_HISTORY = insert(OutgoingStatusChange.__table__).values(
+    message_id=bindparam("b_message_id"), status=bindparam("b_status"), at=bindparam("b_at"),
+    detail=bindparam("b_detail"))
+
+
+def _checks(session: Session, message: OutgoingMessage) -> tuple[bool, int]:
+    """(opted out, identical messages before it in the loop window) for message."""
+    opted_out, repeats = session.execute(_CHECKS, {
+        "b_to": message.to, "b_id": message.id, "b_since": message.created_at - LOOP_WINDOW, "b_body": message.body,
+    }).one()
+    return bool(opted_out), repeats
 
 
 def _record(runtime, claim: Claim, outcome: str | SendFailure) -> None:
-    """Write down the provider's answer, in a transaction of its own."""
+    """Write down the provider's answer, in a transaction of its own.
+
+    A message taken by the provider and still 'sending' (or queued or retrying) is marked sent by
+    one conditional UPDATE and its history row; anything else is locked and looked at."""
     settings = runtime.settings
+    if isinstance(outcome, str):
+        now = runtime.clock.now()
+        with runtime.db.session_scope() as session:
+            connection = session.connection()
+            if connection.execute(_SENT, {"b_id": claim.sms.id, "b_provider_id": outcome, "b_now": now}).rowcount:
+                connection.execute(_HISTORY, {"b_message_id": claim.sms.id, "b_status": S.sent, "b_at": now,
+                                              "b_detail": outcome[:200]})
+                count_outgoing(S.sent.value)
+                log.info("outgoing %s to %s: sent", claim.sms.id, mask_phone(claim.sms.to))
+                return
     with runtime.db.session_scope() as session:
         message = _locked(session, claim.sms.id)
         now = runtime.clock.now()

@@ -7,6 +7,8 @@ from flask import Response
 from sqlalchemy.exc import DBAPIError
 
 from ..intake import Outcome, receive
+from ..models import InboundMessage, OutgoingKind
+from ..outbox import queue_sms
 from ..runtime import current_runtime
 
 log = logging.getLogger(__name__)
@@ -17,13 +19,18 @@ class Unavailable(Exception):
 
 
 def take_message(*, channel: str, provider_id: str, sender: str, receiver: str, body: str,
-                 opt_out_type: str | None = None) -> Outcome:
-    """Run one message through intake in its own transaction, committed before the reply goes out."""
+                 opt_out_type: str | None = None, reply_by_sms: bool = False) -> Outcome:
+    """Run one message through intake in its own transaction, committed before the reply goes out.
+
+    reply_by_sms: the provider takes no reply in its answer (Africa's Talking), so the reply is
+    queued as an outgoing SMS in the same transaction; a provider's retry queues nothing more."""
     runtime = current_runtime()
     session = runtime.db.session()
     try:
         outcome = receive(session, runtime, channel=channel, provider_id=provider_id,
                           sender=sender, receiver=receiver, body=body, opt_out_type=opt_out_type)
+        if reply_by_sms and outcome.reply and not outcome.duplicate:
+            _queue_reply(session, runtime, outcome)
         session.commit()
         return outcome
     except DBAPIError as exc:
@@ -32,6 +39,15 @@ def take_message(*, channel: str, provider_id: str, sender: str, receiver: str, 
         raise Unavailable() from None
     finally:
         session.close()
+
+
+def _queue_reply(session, runtime, outcome: Outcome) -> None:
+    message = session.get(InboundMessage, outcome.message_id)
+    if not message.sender.startswith("+"):
+        log.info("message %s: no reply sent, the sender is not a phone number", message.id)
+        return
+    queue_sms(session, runtime, to=message.sender, body=outcome.reply, kind=OutgoingKind.reply,
+              now=runtime.clock.now(), contact_id=message.contact_id)
 
 
 def unavailable_response() -> Response:
