@@ -36,4 +36,11 @@ def create_app(config: Mapping[str, Any] | Settings | None = None) -> Flask:
     from admin import init_app as init_admin  # the web view is composed here, the one place that knows it
 
     init_admin(app, settings)
+    if settings.PROXY_COUNT:
+        # behind N proxies that set X-Forwarded-For/-Proto/-Host, trust exactly that many hops,
+        # so client addresses (sign-in throttle, allow-lists) and URLs are the real ones
+        from werkzeug.middleware.proxy_fix import ProxyFix
+
+        n = settings.PROXY_COUNT
+        app.wsgi_app = ProxyFix(app.wsgi_app, x_for=n, x_proto=n, x_host=n)
     return app

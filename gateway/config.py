@@ -76,6 +76,7 @@ class Settings:
     BURST_PER_HOUR: int = 30
     SEND_MAX_ATTEMPTS: int = 6
     LOG_LEVEL: str = "INFO"
+    PROXY_COUNT: int = 0  # proxies in front that set X-Forwarded-*; 0 trusts none
     LOG_FORMAT: str = "text"  # text, or json: one JSON object a line
     METRICS_TOKEN: str = ""  # GET /metrics needs 'Authorization: Bearer <token>'; unset, /metrics is off
     # the admin view: sign-in sessions and the throttle on failed sign-ins

@@ -57,3 +57,22 @@ def test_dev_channel_is_off_when_disabled(database_url):
     app = create_app(make_settings(database_url, DEV_CHANNEL="0"))
     response = app.test_client().post("/sms/dev", data={"from": "+254712345678", "body": "HELP"})
     assert response.status_code == 404
+
+
+def test_behind_one_proxy_the_forwarded_client_address_is_used(database_url):
+    from flask import request
+
+    from gateway import create_app
+    from tests.conftest import make_settings
+
+    for count, expected in ((0, "127.0.0.1"), (1, "203.0.113.9")):
+        app = create_app(make_settings(database_url, PROXY_COUNT=str(count)))
+        seen = []
+
+        @app.get("/_addr")
+        def addr():
+            seen.append(request.remote_addr)
+            return ""
+
+        app.test_client().get("/_addr", headers={"X-Forwarded-For": "203.0.113.9"})
+        assert seen == [expected]
