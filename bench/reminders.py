@@ -4,25 +4,29 @@ digests, and one worker sending them to a local stand-in for Twilio's REST API.
     python bench/reminders.py postgresql://postgres@127.0.0.1:5432/fieldline_bench --seed
     python bench/reminders.py URL [--redis redis://127.0.0.1:6379/11] [--runs 10] [--days 5] [--sends 5000]
 
-URL names a database seeded by bench/seed.py (--seed seeds it first: --people 1,000,000 and
---volunteers 2,000 unless told otherwise); it and the Redis database are emptied of outgoing
-messages and jobs. Three parts, each printing its figures (--parts to run some):
+URL names a database seeded by bench/seed.py (--seed seeds it first, with --people, 1,000,000
+unless told, and --volunteers, 2,000); it and the Redis database are emptied of outgoing messages
+and jobs. The process settles its memory as `fieldline worker` does (tick runs in a worker).
+Three parts, each printing its figures (--parts to run some):
 
-due      The queries of tick's digest step (worker.reminders.send_digests), on their own session as
-         tick runs them: the volunteers with care due, the check of today's digests, and the ranked
-         due items a batch of volunteers at a time. The first run of a fresh process (its first
-         connection), then the best and the median of the warm runs, and EXPLAIN (ANALYZE, BUFFERS)
-         of the main query (the ranked due items of the first batch).
+due      What tick's digest step (worker.reminders.send_digests) reads, on a session of its own
+         as tick runs it: the volunteers with care due, the check of today's digests, the first
+         items of each ranked and counted, and those items read with their people a batch of
+         volunteers at a time (digests.ranked_due and digests.read_due, timed inside
+         digests.composed; composing the texts is timed apart). The first run (a fresh engine's
+         first connection), the best and the median of the warm runs, and EXPLAIN (ANALYZE,
+         BUFFERS) of each query, the ranking being the main one.
 digests  send_digests itself, in an app on this database with SMS_BACKEND=console and RQ on
          Redis, the clock frozen at 10:00 (inside the sending window) on --days successive days
          from today: digests composed and queued per second is the outgoing messages made divided
          by the time send_digests took; the RQ jobs enqueued are counted too, and every digest is
-         checked to be in its volunteer's language and at most two SMS. Then a later tick of the
-         first day, which queues nothing.
-sends    --sends digests queued with SMS_BACKEND=twilio, TWILIO_API_URL at tests.fake_twilio on
-         127.0.0.1 (in this process) and SMS_RATE_PER_SECOND=0, then one RQ worker in burst mode in
-         a process of its own: messages sent (status 'sent') per second of its work, and the check
-         that the fake took each message exactly once.
+         checked to be worded in its volunteer's language and to fit two SMS. Then a later tick
+         of the first day, which queues nothing.
+sends    --sends digests queued with SMS_BACKEND=twilio, TWILIO_API_URL at tests/fake_twilio.py's
+         server on 127.0.0.1 (in this process; keeping connections open as Twilio does, unless
+         --close) and SMS_RATE_PER_SECOND=0, then one RQ worker in burst mode in a process of its
+         own: messages sent (status 'sent') per second of its work, and the check that the fake
+         took each message exactly once.
 
 Logs go at INFO to a file (as a worker's would go to its log), not to the terminal.
 """
@@ -171,7 +175,7 @@ def bench_due(runtime, today: date, runs: int) -> dict:
         print(f"run {n:2}: {volunteers} volunteers with care due in {ms(lap[0])}, today's digests checked in "
               f"{ms(lap[1])}, the earliest of {items} due items read for {found} volunteers in {ms(lap[2])} "
               f"({queries} calls): found in {ms(lap[3])}; texts composed in {ms(lap[4])}"
-              + ("  (first run: a fresh process's first connection)" if n == 1 else ""))
+              + ("  (first run: a fresh engine's first connection)" if n == 1 else ""))
     warm = [lap[3] for lap in laps[1:]] or [laps[0][3]]
     print(f"finding the due care: first run {ms(laps[0][3])}; warm: best {ms(min(warm))}, "
           f"median {ms(statistics.median(warm))} (target under 250 ms)")
@@ -191,7 +195,7 @@ def bench_due(runtime, today: date, runs: int) -> dict:
               f"MAIN QUERY: the first {digests.FIRST_READ} open due items of each of the {len(volunteers)} volunteers, "
               f"ranked and counted",
               f"then, for the first batch ({len(first_batch)} volunteers): their numbers and languages",
-              "the ranked items, by primary key", "their people, by primary key", "households"]
+              "the people of their ranked items, by primary key", "households, by primary key"]
     for title, (statement, parameters) in zip(titles, statements):
         plan = explain(runtime, statement, parameters)
         print(f"\nEXPLAIN (ANALYZE, BUFFERS), {title}:")
@@ -307,8 +311,9 @@ def digest_texts(runtime, today: date, count: int) -> list[tuple[int, str, str]]
     return found[:count]
 
 
-def run_worker(values: dict, log_file: str, profile: str | None, answer) -> None:
-    """In a process of its own: one RQ worker, in burst mode, until the queues are empty."""
+def run_worker(values: dict, log_file: str, profile: str | None, jobs: int | None, answer) -> None:
+    """In a process of its own: one RQ worker, in burst mode, until the queues are empty; or, given
+    jobs, blocking on the queues as `fieldline worker` does, until it has run that many."""
     logging.basicConfig(filename=log_file, level=logging.INFO,
                         format="%(asctime)s %(levelname)s %(name)s %(message)s")
     from worker.runner import make_worker
@@ -323,24 +328,51 @@ def run_worker(values: dict, log_file: str, profile: str | None, answer) -> None
 
             profiler = cProfile.Profile()
             profiler.enable()
-        t0 = time.perf_counter()
-        worker.work(burst=True, with_scheduler=False)
-        elapsed = time.perf_counter() - t0
+        t0, cpu0 = time.perf_counter(), time.process_time()
+        if jobs is None:
+            worker.work(burst=True, with_scheduler=False)
+        else:
+            worker.work(burst=False, max_jobs=jobs, max_idle_time=5, with_scheduler=False)
+        elapsed, cpu = time.perf_counter() - t0, time.process_time() - cpu0
         if profiler is not None:
             profiler.disable()
             profiler.dump_stats(profile)
-    answer.send(elapsed)
+    answer.send((elapsed, cpu))
 
 
-def bench_sends(url: str, redis_url: str, today: date, count: int, log_file: str, profile: str | None) -> dict:
-    from tests.fake_twilio import FakeTwilio
+def fake_twilio(keep_alive: bool):
+    """tests/fake_twilio.py's server on 127.0.0.1; with keep_alive, answering in HTTP/1.1 and keeping
+    the connection open for the next request, as Twilio's API does (the test server closes it)."""
+    import threading
+    from http.server import ThreadingHTTPServer
 
-    fake = FakeTwilio(ACCOUNT_SID, AUTH_TOKEN).start()
+    from tests.fake_twilio import FakeTwilio, _Handler
+
+    fake = FakeTwilio(ACCOUNT_SID, AUTH_TOKEN)
+    if not keep_alive:
+        return fake.start()
+
+    class Handler(_Handler):
+        twilio = fake
+        protocol_version = "HTTP/1.1"
+        disable_nagle_algorithm = True  # the body, written after the headers, goes at once
+
+    fake._server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+    fake._server.daemon_threads = True
+    threading.Thread(target=fake._server.serve_forever, daemon=True).start()
+    return fake
+
+
+def bench_sends(url: str, redis_url: str, today: date, count: int, log_file: str, profile: str | None,
+                keep_alive: bool, blocking: bool) -> dict:
+    fake = fake_twilio(keep_alive)
     values = settings_for(url, redis_url, SMS_BACKEND="twilio", TWILIO_ACCOUNT_SID=ACCOUNT_SID,
                           TWILIO_AUTH_TOKEN=AUTH_TOKEN, TWILIO_FROM=SENDER, TWILIO_API_URL=fake.url,
                           PUBLIC_URL="http://127.0.0.1:8000", SMS_RATE_PER_SECOND="0")
-    print(f"\n== sends: {count} digests queued with SMS_BACKEND=twilio at {fake.url} (tests/fake_twilio.py), "
-          f"SMS_RATE_PER_SECOND=0; one RQ worker in burst mode")
+    print(f"\n== sends: {count} digests queued with SMS_BACKEND=twilio at {fake.url} (tests/fake_twilio.py"
+          f"{', connections kept open' if keep_alive else ', a connection a request'}), "
+          f"SMS_RATE_PER_SECOND=0; one RQ worker "
+          f"{'blocking on the queues (as fieldline worker)' if blocking else 'in burst mode'}")
     app, runtime = make_app(values)
     try:
         empty_outbox(runtime)
@@ -353,18 +385,20 @@ def bench_sends(url: str, redis_url: str, today: date, count: int, log_file: str
                         queue_sms(session, runtime, to=phone, body=body, kind=OutgoingKind.reminder,
                                   now=runtime.clock.now(), contact_id=volunteer)
         queued_in = time.perf_counter() - t0
+        with runtime.db.engine.connect().execution_options(isolation_level="AUTOCOMMIT") as conn:
+            conn.exec_driver_sql("ANALYZE outgoing_messages, outgoing_status_changes")  # as autovacuum would
         print(f"{len(texts)} messages queued in {queued_in:.2f} s; jobs waiting: {runtime.queues.depths()}")
 
         receive, answer = multiprocessing.get_context("spawn").Pipe(duplex=False)
         process = multiprocessing.get_context("spawn").Process(
-            target=run_worker, args=(values, log_file, profile, answer))
+            target=run_worker, args=(values, log_file, profile, len(texts) if blocking else None, answer))
         t0 = time.perf_counter()
         process.start()
         process.join()
         wall = time.perf_counter() - t0
         if process.exitcode != 0 or not receive.poll():
             raise SystemExit(f"the worker process failed (exit code {process.exitcode}); see {log_file}")
-        elapsed = receive.recv()
+        elapsed, cpu = receive.recv()
 
         with runtime.db.session_scope() as session:
             statuses = Counter(dict(session.execute(
@@ -385,7 +419,8 @@ def bench_sends(url: str, redis_url: str, today: date, count: int, log_file: str
               f"exactly once, with its sid recorded: {once}")
         print(f"one worker: {sent} sent in {elapsed:.2f} s of work() ({wall:.2f} s with the process's start): "
               f"{rate:,.0f} messages/s (target 200); first to last POST at the fake {spread:.2f} s "
-              f"({(len(posts) - 1) / spread if spread else 0:,.0f}/s)")
+              f"({(len(posts) - 1) / spread if spread else 0:,.0f}/s); the worker's CPU {cpu:.2f} s "
+              f"({cpu / elapsed:.0%} of its time, {cpu / max(sent, 1) * 1000:.2f} ms a message)")
         if profile:
             import pstats
 
@@ -410,6 +445,11 @@ def main() -> None:
     parser.add_argument("--sends", type=int, default=5000, help="messages one worker sends (default 5,000)")
     parser.add_argument("--parts", default="due,digests,sends", help="which parts to run (default all)")
     parser.add_argument("--profile", metavar="FILE", help="cProfile the worker into FILE and print the top")
+    parser.add_argument("--blocking", action="store_true",
+                        help="the worker blocks on the queues as `fieldline worker` does (BLPOP), and stops "
+                             "after --sends jobs, rather than working in burst mode")
+    parser.add_argument("--close", action="store_true",
+                        help="the fake provider closes each connection after its answer (HTTP/1.0), as in the tests")
     args = parser.parse_args()
     url = args.url
     if url.startswith(("postgres://", "postgresql://")):
@@ -435,7 +475,7 @@ def main() -> None:
             bench_digests(runtime, today, args.days)
     runtime.db.dispose()
     if "sends" in parts:
-        bench_sends(url, args.redis, today, args.sends, log_file, args.profile)
+        bench_sends(url, args.redis, today, args.sends, log_file, args.profile, not args.close, args.blocking)
 
 
 if __name__ == "__main__":

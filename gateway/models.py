@@ -412,10 +412,12 @@ class DueItem(Base):
     __table_args__ = (
         Index("ix_due_items_status_due_on", "status", "due_on"),
         # what the tick reads every minute: open care by day and volunteer, ranked from the index
-        # alone; partial, so it stays small while done and ended items pile up
+        # alone, with what a digest needs of each item (PostgreSQL); partial, so it stays small
+        # while done and ended items pile up
         Index(
             "ix_due_items_open_due_on_volunteer_id", "due_on", "volunteer_id", "id",
             sqlite_where=text("status = 'open'"), postgresql_where=text("status = 'open'"),
+            postgresql_include=["schedule", "item", "person_id", "household_id"],
         ),
     )
     id: Mapped[int] = mapped_column(primary_key=True)

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import functools
 import logging
+import os
 import uuid
 from dataclasses import dataclass
 from datetime import datetime, timedelta, timezone
@@ -233,6 +234,11 @@ def _twilio_client(account_sid: str, auth_token: str, api_url: str, timeout: int
         http = TwilioHttpClient(timeout=timeout, logger=http_log)
     else:
         http = _RebasedHttpClient(api_url, timeout, http_log)
+    # requests reads the environment for proxies and a CA bundle on every request; read it once
+    # here, for this address, as it would (the environment of a running worker does not change).
+    http.proxy = requests.utils.get_environ_proxies(api_url)
+    http.session.verify = os.environ.get("REQUESTS_CA_BUNDLE") or os.environ.get("CURL_CA_BUNDLE") or True
+    http.session.trust_env = False
     return Client(account_sid, auth_token, http_client=http)
 
 

@@ -13,7 +13,7 @@ import logging
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from sqlalchemy import and_, bindparam, func, insert, or_, select, update
+from sqlalchemy import Interval, String, and_, bindparam, cast, func, insert, literal, or_, select, update
 from sqlalchemy.orm import Session
 
 from gateway.delivery import fail, mark_opted_out, mark_sent, retry_or_fail
@@ -108,21 +108,12 @@ def _claim(runtime, outgoing_id: int) -> Claim | None:
     The usual case, a message that may go, is one conditional UPDATE (due, not opted out, not a
     loop too many) and its history row; when that UPDATE takes nothing, the message is locked and
     looked at to say why (and opted-out or duplicate messages are marked so)."""
-    now = runtime.clock.now()
     with runtime.db.session_scope() as session:
-        connection = session.connection()
-        message = connection.execute(_MESSAGE, {"b_id": outgoing_id}).one_or_none()
-        if message is None:
-            return None
-        attempts = connection.execute(_CLAIM, {
-            "b_id": outgoing_id, "b_now": now, "b_to": message.to, "b_body": message.body,
-            "b_since": message.created_at - LOOP_WINDOW,
-        }).scalar_one_or_none()
-        if attempts is not None:
-            connection.execute(_HISTORY, {"b_message_id": outgoing_id, "b_status": S.sending, "b_at": now,
-                                          "b_detail": f"attempt {attempts}"})
+        claimed = _claimed(session.connection(), outgoing_id, runtime.clock.now())
+        if claimed is not None:
+            to, body, attempts = claimed
             count_outgoing(S.sending.value)
-            return Claim(Sms(outgoing_id, message.to, message.body), attempts)
+            return Claim(Sms(outgoing_id, to, body), attempts)
     with runtime.db.session_scope() as session:
         message = _locked(session, outgoing_id)
         if message is None or not _sendable(session, runtime, message):
@@ -131,6 +122,42 @@ def _claim(runtime, outgoing_id: int) -> Claim | None:
         message.next_attempt_at = None
         set_status(message, S.sending, runtime.clock.now(), f"attempt {message.attempts}")
         return Claim(Sms(message.id, message.to, message.body), message.attempts)
+
+
+def _claimed(connection, outgoing_id: int, now: datetime) -> tuple[str, str, int] | None:
+    """(to, body, attempts) if the conditional UPDATE took the message for sending, else None."""
+    if connection.dialect.name == "postgresql":
+        return connection.execute(_PG_CLAIM, {"b_id": outgoing_id, "b_now": now}).one_or_none()
+    message = connection.execute(_MESSAGE, {"b_id": outgoing_id}).one_or_none()
+    if message is None:
+        return None
+    attempts = connection.execute(_CLAIM, {
+        "b_id": outgoing_id, "b_now": now, "b_to": message.to, "b_body": message.body,
+        "b_since": message.created_at - LOOP_WINDOW,
+    }).scalar_one_or_none()
+    if attempts is None:
+        return None
+    connection.execute(_HISTORY, {"b_message_id": outgoing_id, "b_status": S.sending, "b_at": now,
+                                  "b_detail": f"attempt {attempts}"})
+    return message.to, message.body, attempts
+
+
+def _marked_sent(connection, outgoing_id: int, provider_id: str, now: datetime) -> bool:
+    """True if the conditional UPDATE marked the message sent with the provider's id.
+
+    On PostgreSQL this commit does not wait for its flush to disk (synchronous_commit off for
+    the transaction; the intent's commit does wait). Should the database stop in the moment
+    before the flush, the message is found 'sending' and the sweep asks the provider, as after a
+    worker that died before writing the answer: it is marked sent, not sent again."""
+    params = {"b_id": outgoing_id, "b_provider_id": provider_id, "b_now": now, "b_detail": provider_id[:200]}
+    if connection.dialect.name == "postgresql":
+        connection.exec_driver_sql("SET LOCAL synchronous_commit TO OFF")
+        return bool(connection.execute(_PG_SENT, params).scalar())
+    if not connection.execute(_SENT, params).rowcount:
+        return False
+    connection.execute(_HISTORY, {"b_message_id": outgoing_id, "b_status": S.sent, "b_at": now,
+                                  "b_detail": provider_id[:200]})
+    return True
 
 
 def _sendable(session: Session, runtime, message: OutgoingMessage) -> bool:
@@ -162,38 +189,70 @@ _REPEATS = select(func.count()).select_from(_EARLIER).where(
     _EARLIER.c.to == bindparam("b_to"),
     _EARLIER.c.id < bindparam("b_id"),
     _EARLIER.c.created_at > bindparam("b_since"),
-    _EARLIER.c.status.in_(LOOP_COUNTED),
+    # the statuses written into the SQL: as a parameter, a prepared (generic) plan takes them for a
+    # rare few and scans the status index for them, which holds nearly every message
+    _EARLIER.c.status.in_(bindparam("b_counted", [s.value for s in LOOP_COUNTED], expanding=True,
+                                    literal_execute=True)),
     _EARLIER.c.body == bindparam("b_body"),
 ).scalar_subquery()
 _CHECKS = select(_OPTED_OUT, _REPEATS)
 _MESSAGE = select(OutgoingMessage.to, OutgoingMessage.body, OutgoingMessage.created_at).where(
     OutgoingMessage.id == bindparam("b_id"))
 _TABLE = OutgoingMessage.__table__
+_HISTORY_TABLE = OutgoingStatusChange.__table__
+_DUE = or_(_TABLE.c.status == S.queued,
+           and_(_TABLE.c.status == S.retrying,
+                or_(_TABLE.c.next_attempt_at.is_(None), _TABLE.c.next_attempt_at <= bindparam("b_now"))))
+_INTENT = {"attempts": _TABLE.c.attempts + 1, "next_attempt_at": None, "status": S.sending,
+           "updated_at": bindparam("b_now")}
+# the provider's id, as mark_sent writes it
+_SENT_VALUES = {"provider_id": bindparam("b_provider_id"), "sent_at": bindparam("b_now"), "error": None,
+                "next_attempt_at": None, "status": S.sent, "updated_at": bindparam("b_now")}
+_SENDING = _TABLE.c.status.in_((S.sending, S.queued, S.retrying))
 # the intent, when the message is queued, or retrying and due, and passes the checks
 _CLAIM = (
     update(_TABLE)
-    .where(
-        _TABLE.c.id == bindparam("b_id"),
-        or_(_TABLE.c.status == S.queued,
-            and_(_TABLE.c.status == S.retrying,
-                 or_(_TABLE.c.next_attempt_at.is_(None), _TABLE.c.next_attempt_at <= bindparam("b_now")))),
-        ~_OPTED_OUT,
-        _REPEATS < LOOP_LIMIT,
-    )
-    .values(attempts=_TABLE.c.attempts + 1, next_attempt_at=None, status=S.sending,
-            updated_at=bindparam("b_now"))
+    .where(_TABLE.c.id == bindparam("b_id"), _DUE, ~_OPTED_OUT, _REPEATS < LOOP_LIMIT)
+    .values(_INTENT)
     .returning(_TABLE.c.attempts)
 )
-# the provider's id, as mark_sent writes it
-_SENT = (
-    update(_TABLE)
-    .where(_TABLE.c.id == bindparam("b_id"), _TABLE.c.status.in_((S.sending, S.queued, S.retrying)))
-    .values(provider_id=bindparam("b_provider_id"), sent_at=bindparam("b_now"), error=None, next_attempt_at=None,
-            status=S.sent, updated_at=bindparam("b_now"))
-)
-_HISTORY = insert(OutgoingStatusChange.__table__).values(
+_SENT = update(_TABLE).where(_TABLE.c.id == bindparam("b_id"), _SENDING).values(_SENT_VALUES)
+_HISTORY = insert(_HISTORY_TABLE).values(
     message_id=bindparam("b_message_id"), status=bindparam("b_status"), at=bindparam("b_at"),
     detail=bindparam("b_detail"))
+
+# On PostgreSQL the claim and the sent mark are one statement each: the checks are made against
+# the row being updated, and its history row is written by the same statement (a data-modifying
+# WITH), so a send takes fewer round trips to the database.
+_ROW_REPEATS = select(func.count()).select_from(_EARLIER).where(
+    _EARLIER.c.to == _TABLE.c.to,
+    _EARLIER.c.id < _TABLE.c.id,
+    _EARLIER.c.created_at > _TABLE.c.created_at - bindparam("b_window", LOOP_WINDOW, type_=Interval()),
+    _EARLIER.c.status.in_(bindparam("b_counted", [s.value for s in LOOP_COUNTED], expanding=True,
+                                    literal_execute=True)),
+    _EARLIER.c.body == _TABLE.c.body,
+).scalar_subquery()
+_CLAIMED = (
+    update(_TABLE)
+    .where(_TABLE.c.id == bindparam("b_id"), _DUE,
+           ~select(OptOut.phone).where(OptOut.phone == _TABLE.c.to).exists(), _ROW_REPEATS < LOOP_LIMIT)
+    .values(_INTENT)
+    .returning(_TABLE.c.id, _TABLE.c.to, _TABLE.c.body, _TABLE.c.attempts)
+    .cte("claimed")
+)
+_PG_CLAIM = select(_CLAIMED.c.to, _CLAIMED.c.body, _CLAIMED.c.attempts).add_cte(
+    insert(_HISTORY_TABLE).from_select(
+        ["message_id", "status", "at", "detail"],
+        select(_CLAIMED.c.id, literal(S.sending.value), bindparam("b_now"),
+               literal("attempt ") + cast(_CLAIMED.c.attempts, String)),
+    ).cte("claimed_history"))
+_MARKED = update(_TABLE).where(_TABLE.c.id == bindparam("b_id"), _SENDING).values(_SENT_VALUES) \
+    .returning(_TABLE.c.id).cte("marked")
+_PG_SENT = select(func.count()).select_from(_MARKED).add_cte(
+    insert(_HISTORY_TABLE).from_select(
+        ["message_id", "status", "at", "detail"],
+        select(_MARKED.c.id, literal(S.sent.value), bindparam("b_now"), bindparam("b_detail")),
+    ).cte("marked_history"))
 
 
 def _checks(session: Session, message: OutgoingMessage) -> tuple[bool, int]:
@@ -213,10 +272,7 @@ def _record(runtime, claim: Claim, outcome: str | SendFailure) -> None:
     if isinstance(outcome, str):
         now = runtime.clock.now()
         with runtime.db.session_scope() as session:
-            connection = session.connection()
-            if connection.execute(_SENT, {"b_id": claim.sms.id, "b_provider_id": outcome, "b_now": now}).rowcount:
-                connection.execute(_HISTORY, {"b_message_id": claim.sms.id, "b_status": S.sent, "b_at": now,
-                                              "b_detail": outcome[:200]})
+            if _marked_sent(session.connection(), claim.sms.id, outcome, now):
                 count_outgoing(S.sent.value)
                 log.info("outgoing %s to %s: sent", claim.sms.id, mask_phone(claim.sms.to))
                 return
