@@ -7,7 +7,9 @@ from typing import Any
 
 from sqlalchemy import select
 from sqlalchemy.exc import DBAPIError, IntegrityError
-from sqlalchemy.orm import Session
+from sqlalchemy.dialects.postgresql import insert as pg_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
+from sqlalchemy.orm import Session, make_transient_to_detached
 
 from . import metrics
 from .formpack import Form
@@ -54,6 +56,10 @@ class Outcome:
         }
 
 
+class StillWriting(RuntimeError):
+    """Another request holds this provider id and has not finished; the provider should retry."""
+
+
 def receive(
     session: Session, runtime: Runtime, *, channel: str, provider_id: str, sender: str,
     receiver: str, body: str, opt_out_type: str | None = None,
@@ -67,29 +73,61 @@ def receive(
         phone = normalize_phone(sender, region)
     except InvalidPhone:
         phone = sender.strip()[:40] or "unknown"
-    message = InboundMessage(
-        channel=channel, provider_id=provider_id, sender=phone, receiver=receiver[:40],
-        body=body, received_at=runtime.clock.now(),
-    )
-    try:
-        with session.begin_nested():
-            session.add(message)
-    except IntegrityError:
+    contact = session.scalar(select(Contact).where(Contact.phone == phone))
+    message = _store_raw(session, {
+        "channel": channel, "provider_id": provider_id, "sender": phone, "receiver": receiver[:40],
+        "body": body, "received_at": runtime.clock.now(), "contact_id": contact.id if contact else None,
+    })
+    if message is not None:
+        change = opt_out_change(body, opt_out_type)
+        from_provider = (opt_out_type or "").strip().upper() == change
+        if change is None or not _opt_out_or_in(session, runtime, message, contact, change, from_provider):
+            message = _answer(session, runtime, message, contact)
+    if message is None:  # a retry of a message stored before: the same answer, nothing done again
         existing = session.scalar(select(InboundMessage).where(
             InboundMessage.channel == channel, InboundMessage.provider_id == provider_id
         ))
         if existing is None or existing.status is None:
-            raise  # the other writer has not finished; let the provider retry
+            raise StillWriting(provider_id)
         outcome = Outcome.of(existing, duplicate=True)
-        _log_outcome(outcome, channel, phone, provider_id)
-        return outcome
-    change = opt_out_change(body, opt_out_type)
-    from_provider = (opt_out_type or "").strip().upper() == change
-    if change is None or not _opt_out_or_in(session, runtime, message, change, from_provider):
-        _answer(session, runtime, message)
-    outcome = Outcome.of(message)
+    else:
+        outcome = Outcome.of(message)
     _log_outcome(outcome, channel, phone, provider_id)
     return outcome
+
+
+RAW_COLUMNS = ("channel", "provider_id", "sender", "receiver", "body", "received_at", "contact_id")
+
+
+def _store_raw(session: Session, values: dict[str, Any]) -> InboundMessage | None:
+    """Insert the raw message in one statement; None if its provider id is stored already.
+
+    A concurrent request with the same provider id waits on the unique index until this
+    transaction ends, then finds the stored message and its reply."""
+    table = InboundMessage.__table__
+    insert = pg_insert if session.get_bind().dialect.name == "postgresql" else sqlite_insert
+    new_id = session.execute(
+        insert(table).values(**values).on_conflict_do_nothing(index_elements=["channel", "provider_id"])
+        .returning(table.c.id)
+    ).scalar()
+    if new_id is None:
+        return None
+    message = InboundMessage(id=new_id, **values, status=None, error=None, form=None, language=None,
+                             reply=None, record_type=None, record_id=None)
+    make_transient_to_detached(message)  # known to be in the database: changes become one UPDATE
+    session.add(message)
+    return message
+
+
+def _start_over(session: Session, message: InboundMessage) -> InboundMessage | None:
+    """Undo what a handler wrote before it refused or failed: roll back, store the raw message again.
+
+    The usual answer runs without a savepoint (two round trips less a message); this is the
+    price of a refusal. None if a retry of the message took the provider id meanwhile."""
+    values = {name: getattr(message, name) for name in RAW_COLUMNS}
+    session.rollback()
+    session.expunge(message)
+    return _store_raw(session, values)
 
 
 def _log_outcome(outcome: Outcome, channel: str, phone: str, provider_id: str) -> None:
@@ -104,10 +142,10 @@ def _log_outcome(outcome: Outcome, channel: str, phone: str, provider_id: str) -
     metrics.count_inbound(channel, status, replied=bool(outcome.reply) and not outcome.duplicate)
 
 
-def _answer(session: Session, runtime: Runtime, message: InboundMessage) -> None:
+def _answer(session: Session, runtime: Runtime, message: InboundMessage,
+            contact: Contact | None) -> InboundMessage | None:
+    """Parse and handle the message; the message as stored in the end (None: see _start_over)."""
     pack = runtime.pack
-    contact = session.scalar(select(Contact).where(Contact.phone == message.sender))
-    message.contact_id = contact.id if contact else None
     today = runtime.clock.today()
     ctx = ParseContext(today=today, region=runtime.settings.DEFAULT_REGION, date_order=runtime.settings.DATE_ORDER)
     try:
@@ -123,44 +161,44 @@ def _answer(session: Session, runtime: Runtime, message: InboundMessage) -> None
         _finish(message, MessageStatus.ignored, lang, render(pack, None, reason, lang, {}),
                 error="unknown_sender" if contact is None else "not_allowed",
                 form=parsed.form if parsed else None)
-        return
+        return message
     lang = contact.language
     if parse_error is not None:
         form = pack.forms.get(parse_error.form) if parse_error.form else None
         _finish(message, MessageStatus.rejected, lang, _error_reply(runtime, form, parse_error, lang, contact),
                 error=parse_error.code, form=parse_error.form if parse_error.code != "unknown_keyword" else None)
-        return
+        return message
     form = pack.forms[parsed.form]
     if contact.role.value not in form.roles:
         _finish(message, MessageStatus.rejected, lang, render(pack, form, "not_allowed", lang, {}),
                 error="not_allowed", form=form.code)
-        return
+        return message
     hctx = Context(session=session, runtime=runtime, sender=contact, message=message, form=form,
                    language=lang, today=today)
     try:
-        with session.begin_nested():
-            reply = HANDLERS[form.handler](hctx, parsed)
+        reply = HANDLERS[form.handler](hctx, parsed)
     except Refusal as refusal:
-        values = {k: echo(v) if k == "value" else v for k, v in refusal.values.items()}
-        _finish(message, MessageStatus.rejected, lang, render(pack, form, refusal.reason, lang, values),
-                error=refusal.code, form=form.code)
-        return
+        message = _start_over(session, message)
+        if message is not None:
+            values = {k: echo(v) if k == "value" else v for k, v in refusal.values.items()}
+            _finish(message, MessageStatus.rejected, lang, render(pack, form, refusal.reason, lang, values),
+                    error=refusal.code, form=form.code)
+        return message
     except DBAPIError as exc:
         if exc.connection_invalidated or not isinstance(exc, IntegrityError):
             raise  # the database itself is in trouble: nothing can be kept, the caller answers 503
-        _fail(message, runtime, form, lang)
-        return
+        return _fail(session, message, runtime, form, lang)
     except Exception:
-        _fail(message, runtime, form, lang)
-        return
+        return _fail(session, message, runtime, form, lang)
     _finish(message, MessageStatus.accepted, hctx.language,
             render(pack, form, reply.key, hctx.language, reply.values), form=form.code, reply=reply)
     if reply.report_id is not None:
         enqueue_after_commit(session, runtime.queues, "checks", CHECK_JOB, reply.report_id)
+    return message
 
 
-def _opt_out_or_in(session: Session, runtime: Runtime, message: InboundMessage, change: str,
-                   from_provider: bool) -> bool:
+def _opt_out_or_in(session: Session, runtime: Runtime, message: InboundMessage, contact: Contact | None,
+                   change: str, from_provider: bool) -> bool:
     """Record STOP or START; False for a START word from a number that never stopped, which is
     then read as an ordinary message. Twilio answers STOP and START itself, so nothing goes back
     there; other channels get a short confirmation."""
@@ -168,8 +206,6 @@ def _opt_out_or_in(session: Session, runtime: Runtime, message: InboundMessage, 
         opt_out(session, message.sender, source="sms", at=runtime.clock.now())
     elif not opt_in(session, message.sender) and not from_provider:
         return False
-    contact = session.scalar(select(Contact).where(Contact.phone == message.sender))
-    message.contact_id = contact.id if contact else None
     lang = contact.language if contact else runtime.settings.DEFAULT_LANGUAGE
     reply = "" if message.channel == "twilio" else _opt_reply(runtime, change, lang)
     _finish(message, MessageStatus.accepted, lang, reply, form=change)
@@ -180,10 +216,14 @@ def _opt_reply(runtime: Runtime, change: str, lang: str) -> str:
     return render(runtime.pack, None, OPT_REPLIES[change], lang, {})
 
 
-def _fail(message: InboundMessage, runtime: Runtime, form: Form, lang: str) -> None:
+def _fail(session: Session, message: InboundMessage, runtime: Runtime, form: Form,
+          lang: str) -> InboundMessage | None:
     log.exception("message %s: the %s handler failed; the message is kept", message.id, form.code)
-    _finish(message, MessageStatus.failed, lang, render(runtime.pack, None, "failed", lang, {}),
-            error="failed", form=form.code)
+    message = _start_over(session, message)
+    if message is not None:
+        _finish(message, MessageStatus.failed, lang, render(runtime.pack, None, "failed", lang, {}),
+                error="failed", form=form.code)
+    return message
 
 
 def _finish(

@@ -4,9 +4,9 @@ from __future__ import annotations
 import secrets
 from datetime import date
 
-from sqlalchemy import func, select
+from sqlalchemy import bindparam, exists, func, select
 from sqlalchemy.exc import IntegrityError
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import Session, aliased, joinedload
 
 from . import shortid
 from .models import Area, AreaKind, Contact, ContactArea, Household, IdKind, Person, Role, ShortId
@@ -37,13 +37,19 @@ def new_short_id(session: Session, kind: IdKind) -> str:
     raise RuntimeError(f"no free short ID of length {length} after 50 tries")
 
 
-def find_subject(session: Session, short_id: str) -> Household | Person | None:
-    kind = session.scalar(select(ShortId.kind).where(ShortId.value == short_id))
-    if kind is IdKind.household:
+def find_subject(session: Session, short_id: str, expect: type[Household] | type[Person] = Household,
+                 ) -> Household | Person | None:
+    """The household or person an ID names. The kind the form expects is looked for first, so the
+    usual case is one query (a person comes with their household, for the area check)."""
+    def household() -> Household | None:
         return session.scalar(select(Household).where(Household.short_id == short_id))
-    if kind is IdKind.person:
-        return session.scalar(select(Person).where(Person.short_id == short_id))
-    return None
+
+    def person() -> Person | None:
+        return session.scalar(select(Person).options(joinedload(Person.household))
+                              .where(Person.short_id == short_id))
+
+    first, second = (household, person) if expect is Household else (person, household)
+    return first() or second()
 
 
 def covered_village_ids(session: Session, contact: Contact) -> set[int]:
@@ -60,10 +66,23 @@ def covered_village_ids(session: Session, contact: Contact) -> set[int]:
 
 
 def may_report_on(session: Session, contact: Contact, village_id: int) -> bool:
-    """Volunteers report on their own villages; staff and admins on any."""
+    """Volunteers report on their own villages; staff and admins on any.
+
+    One query: is the village, or an area above it, one of the contact's areas."""
     if contact.role is not Role.volunteer:
         return True
-    return village_id in covered_village_ids(session, contact)
+    return bool(session.scalar(_COVERS, {"contact_id": contact.id, "village_id": village_id}))
+
+
+def _covers_statement():
+    up = select(Area.id, Area.parent_id).where(Area.id == bindparam("village_id")).cte("up", recursive=True)
+    parent = aliased(Area)
+    up = up.union_all(select(parent.id, parent.parent_id).join(up, parent.id == up.c.parent_id))
+    return select(exists().where(ContactArea.contact_id == bindparam("contact_id"),
+                                 ContactArea.area_id.in_(select(up.c.id))))
+
+
+_COVERS = _covers_statement()  # built once: a statement this size costs more to build than to run
 
 
 def home_village(session: Session, contact: Contact) -> Area | None:

@@ -78,6 +78,12 @@ class RQQueues:
         self.queues = {name: Queue(f"fieldline-{name}", connection=self.redis) for name in QUEUE_NAMES}
 
     def enqueue(self, job: Job, pipeline=None) -> None:
+        """One round trip to Redis (RQ alone makes two when it is given no pipeline)."""
+        if pipeline is None:
+            with self.redis.pipeline() as pipeline:
+                self.enqueue(job, pipeline=pipeline)
+                pipeline.execute()
+            return
         self.queues[job.queue].enqueue(
             job.func, args=job.args, job_id=job.job_id, result_ttl=600, failure_ttl=7 * 24 * 3600,
             pipeline=pipeline,

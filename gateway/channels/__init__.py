@@ -6,7 +6,7 @@ import logging
 from flask import Response
 from sqlalchemy.exc import DBAPIError
 
-from ..intake import Outcome, receive
+from ..intake import Outcome, StillWriting, receive
 from ..models import InboundMessage, OutgoingKind
 from ..outbox import queue_sms
 from ..runtime import current_runtime
@@ -36,6 +36,10 @@ def take_message(*, channel: str, provider_id: str, sender: str, receiver: str, 
     except DBAPIError as exc:
         session.rollback()
         log.error("database unavailable for a %s message: %s", channel, type(exc.orig).__name__)
+        raise Unavailable() from None
+    except StillWriting:
+        session.rollback()
+        log.warning("a %s message arrived again while its first delivery was still being stored", channel)
         raise Unavailable() from None
     finally:
         session.close()

@@ -24,7 +24,7 @@ def household_by_id(ctx: Context, short_id: str) -> Household:
 
 def person_by_id(ctx: Context, short_id: str, *, active: bool = True, any_area: bool = False) -> Person:
     """The person an ID names, in the sender's villages (unless any_area) and alive and here."""
-    subject = find_subject(ctx.session, short_id)
+    subject = find_subject(ctx.session, short_id, expect=Person)
     if subject is None:
         raise Refusal("unknown_id", value=short_id)
     if isinstance(subject, Household):
