@@ -205,6 +205,8 @@ QUEUE_FULL = "This 'From' number has exceeded the maximum number of queued messa
 
 
 @pytest.mark.parametrize("status, code, reason", [
+    (500, 20500, "Internal Server Error"),
+    (429, 20429, "Too Many Requests"),
     (503, 20503, "Service Unavailable"),
     (400, 21611, QUEUE_FULL),  # a 4xx that Twilio means as "later"
 ])
