@@ -1,11 +1,11 @@
 """Faults, and nothing lost, against real services the tests stop and start:
 
 - Redis stopped while messages come in: each is stored and answered inline, and once Redis is
-  back the sweep of the next tick gets every report checked, those whose queued check died with
-  Redis too;
+  back the sweeps of the next tick get every report checked (those whose queued check died with
+  Redis too) and the danger alert raised meanwhile sent to its staff;
 - PostgreSQL stopped (immediate and fast) with a message in flight: 503 with Retry-After while it
-  is down, nothing half-written, /health says so, and the same app takes messages again once the
-  server is back;
+  is down (status callbacks too), nothing half-written, /health says so, and the same app takes
+  messages again once the server is back;
 - an RQ worker killed while its request to the provider is on the way: after a new worker process
   runs the sweep the message is at the provider exactly once;
 - one MessageSid posted 20 times at once over HTTP: one record and 20 identical replies.
@@ -27,7 +27,15 @@ from gateway import create_app
 from gateway.clock import FrozenClock
 from gateway.db import make_engine
 from gateway.migrate import upgrade
-from gateway.models import Household, InboundMessage, OutgoingKind, OutgoingMessage, OutgoingStatus, Report
+from gateway.models import (
+    Alert,
+    Household,
+    InboundMessage,
+    OutgoingKind,
+    OutgoingMessage,
+    OutgoingStatus,
+    Report,
+)
 from gateway.outbox import queue_sms
 from gateway.queue import Job
 from tests import factories
@@ -35,6 +43,7 @@ from tests.conftest import START, TZ, empty_tables, make_settings, run_worker
 from tests.fake_twilio import Answer
 from tests.services import LiveServer, PostgresCluster, wait_for
 from tests.test_twilio_webhook import reply_text, signed_http_post, signed_post, sms
+from tests.ticking import TOWNSHIP, staff
 from worker.runner import TICK_JOB
 
 VOLUNTEER = "+254712345678"
@@ -86,7 +95,9 @@ def test_redis_stopped_during_intake_loses_no_message_and_every_report_is_checke
     app = make_committing_app(REDIS_URL=private_redis.url, VERIFY_SAMPLE="0")
     runtime = app.extensions["fieldline"]
     with runtime.db.session_scope() as session:
-        factories.contact(session, phone=VOLUNTEER)
+        volunteer = factories.contact(session, phone=VOLUNTEER)
+        woman = factories.person(session, factories.household(session, volunteer, head="Omari Juma"), volunteer)
+        nurse = staff(session, TOWNSHIP, name="Grace Achieng").phone
     server = serve(app)
 
     def post(n: int, to: LiveServer = server):
@@ -103,6 +114,8 @@ def test_redis_stopped_during_intake_loses_no_message_and_every_report_is_checke
     answers += [post(n) for n in range(23, 26)]  # and after it stopped
     started_without_redis = serve(make_committing_app(REDIS_URL=private_redis.url, VERIFY_SAMPLE="0"))
     answers += [post(n, started_without_redis) for n in range(26, 29)]
+    danger = signed_http_post(started_without_redis.url,
+                              sms(VOLUNTEER, f"DANGER {woman.short_id} BF", sid=sid(29, "r")))
     health = server_health(server)
     assert (health.status_code, health.json()["status"], health.json()["redis"]["ok"]) == (200, "degraded", False)
 
@@ -111,19 +124,28 @@ def test_redis_stopped_during_intake_loses_no_message_and_every_report_is_checke
         for n, response in answers:
             assert response.status_code == 200, response.text
             assert reply_text(response) == registered(f"Head {n}", homes[f"Head {n}"])
-        assert session.scalar(select(func.count()).select_from(InboundMessage)) == 29
+        [alert] = session.scalars(select(Alert)).all()
+        assert danger.status_code == 200
+        assert reply_text(danger) == (f"Danger signs BF for Amina Juma ({woman.short_id}): staff alerted, "
+                                      f"alert {alert.id}. Go to the facility now if you can")
+        assert session.scalar(select(func.count()).select_from(InboundMessage)) == 30
         assert session.scalar(select(func.count()).select_from(Report)
-                              .where(Report.checked_at.is_(None))) == 29
+                              .where(Report.checked_at.is_(None))) == 30
+        assert alert.notified_at is None  # its dispatch job was lost too
 
     private_redis.start()  # empty: nothing of what was queued survived
     assert runtime.queues.depths() == {"urgent": 0, "checks": 0, "bulk": 0}
-    runtime.clock.advance(minutes=2)
+    runtime.clock.advance(minutes=3)
     runtime.queues.enqueue(Job("checks", TICK_JOB, ()))  # as the cron process does every minute
     run_worker(app)
 
     with runtime.db.session_scope() as session:
         checked = session.scalars(select(Report.checked_at)).all()
-    assert len(checked) == 29 and None not in checked
+        assert len(checked) == 30 and None not in checked
+        [alert] = session.scalars(select(Alert)).all()
+        assert alert.notified_at == runtime.clock.now()
+        [to_nurse] = session.scalars(select(OutgoingMessage).where(OutgoingMessage.alert_id == alert.id)).all()
+        assert (to_nurse.to, to_nurse.status) == (nurse, OutgoingStatus.sent)
     assert server_health(server).json()["status"] == "ok"
 
 
@@ -213,6 +235,9 @@ def test_postgresql_stopped_answers_503_keeps_nothing_half_written_and_recovers_
 
     down = signed_post(client, sms(VOLUNTEER, "HH Down", sid=sid(3)))
     assert_unavailable(down)
+    status = {"MessageSid": "SM" + "d" * 32, "MessageStatus": "delivered", "AccountSid": "AC" + "0" * 32}
+    assert_unavailable(signed_post(client, status, url="http://localhost/sms/twilio/status",
+                                   path="/sms/twilio/status"))  # Twilio sends it again later
     health = client.get("/health")
     assert health.status_code == 503
     assert health.json["status"] == "unavailable" and health.json["database"]["ok"] is False
