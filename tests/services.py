@@ -3,6 +3,7 @@ PostgreSQL cluster, and an app served over HTTP by werkzeug in a thread; and the
 from __future__ import annotations
 
 import os
+import pwd
 import shutil
 import socket
 import subprocess
@@ -105,8 +106,13 @@ class PostgresCluster:
         """Why a cluster cannot be made here, or None if it can."""
         if postgres_bindir() is None:
             return "PostgreSQL's initdb and pg_ctl are not installed"
-        if os.geteuid() == 0 and shutil.which("runuser") is None:
-            return "running as root without runuser to start PostgreSQL as postgres"
+        if os.geteuid() == 0:
+            if shutil.which("runuser") is None:
+                return "running as root without runuser to start PostgreSQL as postgres"
+            try:
+                pwd.getpwnam("postgres")
+            except KeyError:
+                return "running as root and there is no postgres user to run PostgreSQL as"
         return None
 
     def _run(self, program: str, *args: str) -> None:
