@@ -1,5 +1,6 @@
 """Fixtures: the real database (SQLite, or PostgreSQL when TEST_DATABASE_URL is set), migrated once,
-with each test inside a transaction that is rolled back; a clock the tests move."""
+with each test inside a transaction that is rolled back; a clock the tests move; apps that really
+commit, for threads and worker processes to share; a fake Twilio; a redis-server of a test's own."""
 from __future__ import annotations
 
 import os
