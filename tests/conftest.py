@@ -1,8 +1,11 @@
 """Fixtures: the real database (SQLite, or PostgreSQL when TEST_DATABASE_URL is set), migrated once,
-with each test inside a transaction that is rolled back; a clock the tests move."""
+with each test inside a transaction that is rolled back; a clock the tests move; apps that really
+commit, for threads and worker processes to share; a fake Twilio; a redis-server of a test's own."""
 from __future__ import annotations
 
 import os
+import subprocess
+import sys
 from datetime import datetime
 from zoneinfo import ZoneInfo
 
@@ -13,13 +16,18 @@ pytest.register_assert_rewrite("tests.helpers")
 from gateway import create_app  # noqa: E402
 from gateway.clock import FrozenClock  # noqa: E402
 from gateway.config import Settings  # noqa: E402
-from gateway.db import make_engine  # noqa: E402
+from gateway.db import Base, make_engine  # noqa: E402
 from gateway.migrate import upgrade  # noqa: E402
 from tests import factories  # noqa: E402
+from tests.fake_twilio import FakeTwilio  # noqa: E402
+from tests.services import RedisServer  # noqa: E402
 
 TZ = ZoneInfo("Africa/Nairobi")
 START = datetime(2026, 11, 29, 10, 0, tzinfo=TZ)
 AUTH_TOKEN = "test-auth-token-0123456789abcdef"
+ACCOUNT_SID = "AC" + "0" * 32
+TWILIO_FROM = "+254700111222"
+PUBLIC_URL = "https://fieldline.test"
 
 
 @pytest.fixture(scope="session")
@@ -45,7 +53,7 @@ def make_settings(database_url: str, **overrides) -> Settings:
         "DATABASE_URL": database_url,
         "REDIS_URL": "",
         "SMS_BACKEND": "console",
-        "TWILIO_ACCOUNT_SID": "AC" + "0" * 32,
+        "TWILIO_ACCOUNT_SID": ACCOUNT_SID,
         "TWILIO_AUTH_TOKEN": AUTH_TOKEN,
         "PUBLIC_URL": "",
         "DEFAULT_REGION": "KE",
@@ -120,19 +128,89 @@ def run_worker(app, *, burst: bool = True) -> None:
         make_worker(runtime).work(burst=burst, with_scheduler=False)
 
 
-@pytest.fixture
-def committing_app(database_url):
-    """An app whose transactions really commit (for concurrency tests); its rows are removed after."""
-    app = create_app(make_settings(database_url))
-    runtime = app.extensions["fieldline"]
-    runtime.clock = FrozenClock(TZ, START)
-    yield app
-    from gateway.db import Base
+def twilio_settings(api_url: str, **more) -> dict:
+    """Settings that send through Twilio's API at api_url (a FakeTwilio), with status callbacks."""
+    return {"SMS_BACKEND": "twilio", "TWILIO_ACCOUNT_SID": ACCOUNT_SID, "TWILIO_AUTH_TOKEN": AUTH_TOKEN,
+            "TWILIO_FROM": TWILIO_FROM, "TWILIO_API_URL": api_url, "PUBLIC_URL": PUBLIC_URL, **more}
 
+
+def empty_tables(runtime) -> None:
+    """Delete every row in the app's database (what a committing test left behind)."""
     with runtime.db.engine.begin() as conn:
         for table in reversed(Base.metadata.sorted_tables):
             conn.execute(table.delete())
-    runtime.db.dispose()
+
+
+@pytest.fixture
+def make_committing_app(database_url):
+    """Makes apps on the test database whose transactions really commit (for concurrency tests and
+    for other processes to share), with settings overrides and the test clock; the rows are removed
+    after."""
+    made = []
+
+    def make(**overrides):
+        app = create_app(make_settings(database_url, **overrides))
+        app.extensions["fieldline"].clock = FrozenClock(TZ, START)
+        made.append(app)
+        return app
+
+    yield make
+    if made:
+        empty_tables(made[0].extensions["fieldline"])
+    for app in made:
+        app.extensions["fieldline"].db.dispose()
+
+
+@pytest.fixture
+def committing_app(make_committing_app):
+    """An app whose transactions really commit (for concurrency tests); its rows are removed after."""
+    return make_committing_app()
+
+
+@pytest.fixture
+def live(make_committing_app, redis_url):
+    """A committing app sending through a fake Twilio, on the real Redis, for worker processes to share."""
+    server = FakeTwilio(ACCOUNT_SID, AUTH_TOKEN).start()
+    app = make_committing_app(REDIS_URL=redis_url, **twilio_settings(server.url))
+    yield app, server
+    server.stop()
+
+
+@pytest.fixture
+def start_worker(tmp_path):
+    """Starts `fieldline worker --burst` in processes of their own with an app's settings; kills any
+    still running after the test."""
+    started: list[tuple[subprocess.Popen, object]] = []
+
+    def start(app, name: str, **settings) -> tuple[subprocess.Popen, object]:
+        s = app.extensions["fieldline"].settings
+        env = {**os.environ, "DATABASE_URL": s.DATABASE_URL, "REDIS_URL": s.REDIS_URL, "LOG_LEVEL": "INFO",
+               **twilio_settings(s.TWILIO_API_URL), **settings}
+        log = open(tmp_path / f"{name}.log", "w+")
+        command = [sys.executable, "-c", "from gateway.cli import main; main()", "worker", "--burst"]
+        process = subprocess.Popen(command, env=env, cwd=tmp_path, stdout=log, stderr=subprocess.STDOUT)
+        started.append((process, log))
+        return process, log
+
+    yield start
+    for process, log in started:
+        if process.poll() is None:
+            process.kill()
+            process.wait(timeout=10)
+        log.close()
+
+
+@pytest.fixture
+def private_redis(tmp_path):
+    """A redis-server of the test's own on a spare port, which the test may stop and start again."""
+    if not RedisServer.available():
+        pytest.skip("redis-server is not installed")
+    server = RedisServer(tmp_path)
+    try:
+        server.start()
+        yield server
+    finally:
+        server.stop()
 
 
 # -- people the care pack's tests report on: a volunteer of Kanyagwal, a household there, a woman in it

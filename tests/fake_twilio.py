@@ -43,13 +43,15 @@ class Recorded:
 class Answer:
     """How to answer one POST: an HTTP status and Twilio error code, holding the answer back for
     `hold` seconds (after the message is made, when the status is 201), or dropping the connection
-    without answering or making anything."""
+    without answering or making anything. `stall` seconds are waited before any of that, with the
+    request read and nothing made yet: a request still on its way in. release() ends both waits."""
 
     status: int = 201
     code: int | None = None
     message: str | None = None
     hold: float = 0.0
     drop: bool = False
+    stall: float = 0.0
 
 
 @dataclass
@@ -215,9 +217,14 @@ class _Handler(BaseHTTPRequestHandler):
         if not self._messages_path():
             return self._error(404, 20404, "The requested resource was not found")
         answer = self.twilio._next_answer()
+        if answer.stall:
+            self.twilio._released.wait(answer.stall)
         if answer.drop:
             self.close_connection = True
-            self.connection.shutdown(socket.SHUT_RDWR)
+            try:
+                self.connection.shutdown(socket.SHUT_RDWR)
+            except OSError:
+                pass  # the client is gone already
             return
         if answer.status != 201:
             return self._error(answer.status, answer.code, answer.message)

@@ -6,15 +6,10 @@ from __future__ import annotations
 
 import dataclasses
 import logging
-import shutil
-import socket
-import subprocess
-import time
 from datetime import timedelta
 
 import pytest
 from redis import Redis
-from redis.exceptions import RedisError
 from sqlalchemy import select
 
 from gateway.intake import CHECK_JOB
@@ -354,54 +349,6 @@ def test_checks_enqueued_inside_a_savepoint_wait_for_the_outer_commit(runtime):
         session.close()
 
 # -- an intake while Redis is down --------------------------------------------------------------
-
-class RedisServer:
-    """A redis-server of the test's own on a spare port, to be stopped and started again."""
-
-    def __init__(self) -> None:
-        with socket.socket() as s:
-            s.bind(("127.0.0.1", 0))
-            self.port = s.getsockname()[1]
-        self.url = f"redis://127.0.0.1:{self.port}/0"
-        self.process: subprocess.Popen | None = None
-
-    def start(self) -> None:
-        self.process = subprocess.Popen(
-            ["redis-server", "--port", str(self.port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no"],
-            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
-        )
-        client = Redis.from_url(self.url, socket_connect_timeout=1)
-        deadline = time.monotonic() + 10
-        while True:
-            try:
-                client.ping()
-                return
-            except RedisError:
-                if time.monotonic() > deadline or self.process.poll() is not None:
-                    raise RuntimeError(f"redis-server did not start on port {self.port}") from None
-                time.sleep(0.05)
-
-    def stop(self) -> None:
-        if self.process is None:
-            return
-        self.process.terminate()
-        try:
-            self.process.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            self.process.kill()
-            self.process.wait()
-        self.process = None
-
-
-@pytest.fixture
-def private_redis(request):
-    if shutil.which("redis-server") is None:
-        pytest.skip("redis-server is not installed")
-    server = RedisServer()
-    request.addfinalizer(server.stop)
-    server.start()
-    return server
-
 
 class TestRedisOutage:
     @pytest.fixture

@@ -7,11 +7,7 @@ message is found at the provider rather than sent twice."""
 from __future__ import annotations
 
 import logging
-import os
 import signal
-import subprocess
-import sys
-import time
 from datetime import datetime, timedelta, timezone
 
 import pytest
@@ -20,17 +16,14 @@ from sqlalchemy import select
 from gateway.models import InboundMessage, OptOut, OutgoingKind, OutgoingMessage, OutgoingStatus
 from gateway.outbox import queue_sms
 from gateway.phones import mask_phone
-from gateway.queue import make_queues
 from tests import factories
-from tests.conftest import AUTH_TOKEN, run_worker
+from tests.conftest import ACCOUNT_SID, AUTH_TOKEN, PUBLIC_URL, TWILIO_FROM as SENDER, run_worker, twilio_settings
 from tests.fake_twilio import Answer, FakeTwilio
+from tests.services import wait_for
 from tests.test_twilio_webhook import reply_text, signed_post, sms
 from worker.sending import sweep_outgoing
 
 S = OutgoingStatus
-ACCOUNT_SID = "AC" + "0" * 32
-PUBLIC_URL = "https://fieldline.test"
-SENDER = "+254700111222"
 PHONE = "+254712345678"
 
 
@@ -52,11 +45,6 @@ def fake_on_the_test_clock(request):
 def backend() -> str:
     """The SMS backend of the app; a test parametrizes it to use the console."""
     return "twilio"
-
-
-def twilio_settings(api_url: str, **more) -> dict:
-    return {"SMS_BACKEND": "twilio", "TWILIO_ACCOUNT_SID": ACCOUNT_SID, "TWILIO_AUTH_TOKEN": AUTH_TOKEN,
-            "TWILIO_FROM": SENDER, "TWILIO_API_URL": api_url, "PUBLIC_URL": PUBLIC_URL, **more}
 
 
 @pytest.fixture
@@ -217,6 +205,8 @@ QUEUE_FULL = "This 'From' number has exceeded the maximum number of queued messa
 
 
 @pytest.mark.parametrize("status, code, reason", [
+    (500, 20500, "Internal Server Error"),
+    (429, 20429, "Too Many Requests"),
     (503, 20503, "Service Unavailable"),
     (400, 21611, QUEUE_FULL),  # a 4xx that Twilio means as "later"
 ])
@@ -380,44 +370,14 @@ def test_a_dropped_connection_with_nothing_at_the_provider_is_sent_again(app, ru
 
 # -- worker processes: the rate limit with three, and one killed mid-send
 
-@pytest.fixture
-def live(committing_app, redis_url):
-    """A committing app and a fake Twilio on the real clock, for worker processes to share."""
-    server = FakeTwilio(ACCOUNT_SID, AUTH_TOKEN).start()
-    runtime = committing_app.extensions["fieldline"]
-    overrides = {"REDIS_URL": redis_url, **twilio_settings(server.url)}
-    runtime.settings = runtime.settings.with_overrides(overrides)
-    runtime.queues = make_queues(redis_url)
-    yield committing_app, server
-    server.stop()
-
-
-def start_worker(app, tmp_path, name: str, **settings) -> tuple[subprocess.Popen, object]:
-    """`fieldline worker --burst` in a process of its own, with the app's settings."""
-    s = app.extensions["fieldline"].settings
-    env = {**os.environ, "DATABASE_URL": s.DATABASE_URL, "REDIS_URL": s.REDIS_URL, "LOG_LEVEL": "INFO",
-           **twilio_settings(s.TWILIO_API_URL), **settings}
-    log = open(tmp_path / f"{name}.log", "w+")
-    command = [sys.executable, "-c", "from gateway.cli import main; main()", "worker", "--burst"]
-    process = subprocess.Popen(command, env=env, cwd=tmp_path, stdout=log, stderr=subprocess.STDOUT)
-    return process, log
-
-
-def wait_for(condition, timeout: float = 30) -> None:
-    deadline = time.monotonic() + timeout
-    while not condition():
-        assert time.monotonic() < deadline, "timed out"
-        time.sleep(0.02)
-
-
-def test_three_workers_together_never_exceed_the_rate(live, tmp_path):
+def test_three_workers_together_never_exceed_the_rate(live, start_worker):
     app, fake = live
     runtime = app.extensions["fieldline"]
     with runtime.db.session_scope() as session:
         for n in range(60):
             queue_sms(session, runtime, to=factories.next_phone(), body=f"Due today: visit {n}",
                       kind=OutgoingKind.reminder, now=runtime.clock.now())
-    workers = [start_worker(app, tmp_path, f"worker{i}", SMS_RATE_PER_SECOND="10") for i in range(3)]
+    workers = [start_worker(app, f"worker{i}", SMS_RATE_PER_SECOND="10") for i in range(3)]
     for process, _ in workers:
         assert process.wait(timeout=90) == 0
 
@@ -434,14 +394,14 @@ def test_three_workers_together_never_exceed_the_rate(live, tmp_path):
     assert statuses == {S.sent}
 
 
-def test_a_worker_killed_between_the_providers_answer_and_the_write_never_sends_twice(live, tmp_path):
+def test_a_worker_killed_between_the_providers_answer_and_the_write_never_sends_twice(live, start_worker):
     app, fake = live
     runtime = app.extensions["fieldline"]
     with runtime.db.session_scope() as session:
         outgoing_id = queue_sms(session, runtime, to=PHONE, body="Alert 57: danger signs B F",
                                 kind=OutgoingKind.alert, now=runtime.clock.now()).id
     fake.answer_next(Answer(hold=60))  # Twilio has the message; its answer is on the way
-    process, _ = start_worker(app, tmp_path, "doomed")
+    process, _ = start_worker(app, "doomed")
     wait_for(lambda: len(fake.messages) == 1)
     process.send_signal(signal.SIGKILL)
     process.wait(timeout=10)
