@@ -38,22 +38,21 @@ errorlog = "-"
 control_socket_disable = True
 
 if os.environ.get("LOG_FORMAT", "").strip().lower() == "json":
-    # gunicorn's own lines as JSON too; the app's go through the handler create_app puts on the
-    # root logger, so gunicorn's loggers keep to their own handlers
-    logconfig_dict = {
-        "version": 1,
-        "disable_existing_loggers": False,
-        "root": {"level": "INFO", "handlers": []},
-        "loggers": {
-            "gunicorn.error": {"level": "INFO", "handlers": ["error_console"], "propagate": False},
-            "gunicorn.access": {"level": "INFO", "handlers": ["console"], "propagate": False},
-        },
-        "handlers": {
-            "console": {"class": "logging.StreamHandler", "formatter": "json", "stream": "ext://sys.stdout"},
-            "error_console": {"class": "logging.StreamHandler", "formatter": "json", "stream": "ext://sys.stderr"},
-        },
-        "formatters": {"json": {"()": "gateway.logs.JsonFormatter"}},
-    }
+    # gunicorn's own lines as JSON too. A logging dict would do it but would also turn on
+    # gunicorn's access log (a second line a request, and its cost); a logger class that only
+    # changes the formatter does not. The app's lines go through the handler create_app puts on
+    # the root logger.
+    from gunicorn.glogging import Logger
+
+    class JsonLogger(Logger):
+        def setup(self, cfg):
+            super().setup(cfg)
+            from gateway.logs import JsonFormatter
+
+            for handler in self.error_log.handlers + self.access_log.handlers:
+                handler.setFormatter(JsonFormatter())
+
+    logger_class = JsonLogger
 
 
 def on_starting(server):

@@ -348,6 +348,8 @@ def test_a_burst_split_across_both_instances_makes_every_report_and_its_reply(cl
                    if line.get("event") == "inbound" and line["provider_id"].startswith("SMburst")]
         assert len(inbound) == BURST // 2
         assert len({line["pid"] for line in inbound}) == 2
+        assert not any(line.get("logger") == "gunicorn.access" for line in json_lines(cluster.logs[name]))
+        assert any(line.get("logger") == "gunicorn.error" for line in json_lines(cluster.logs[name]))
         assert "Head " not in text and "Home " not in text
         assert not any(phone in text for phone in phones)
     for i in range(3):  # all three workers took part
