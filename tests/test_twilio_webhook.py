@@ -7,6 +7,7 @@ import pytest
 import requests
 from sqlalchemy import func, select
 from twilio.request_validator import RequestValidator
+from werkzeug.datastructures import MultiDict
 
 from gateway.models import Household, InboundMessage, MessageStatus, Report
 from tests import factories
@@ -140,3 +141,27 @@ def test_markup_in_a_reply_is_escaped_in_twiml(client, session, volunteer):
     response = signed_post(client, sms("+254712345678", "HH <b>&Juma</b>"))
     assert response.status_code == 200
     assert "Household of <b>&Juma</b> registered" in reply_text(response)
+
+
+def test_a_field_sent_twice_is_signed_with_both_values(client, session, volunteer):
+    """Twilio signs every value of a repeated field, sorted; a request signed so is taken and one
+    signed with the first value only is not."""
+    params = sms("+254712345678", "HH Juma Ali")
+    pairs = [*params.items(), ("AddOns", "b"), ("AddOns", "a")]
+    both = MultiDict(pairs)
+    first_only = {**params, "AddOns": "b"}
+    for signed, status in ((both, 200), (first_only, 403)):
+        signature = RequestValidator(AUTH_TOKEN).compute_signature(URL, signed)
+        response = client.post("/sms/twilio", data=MultiDict(pairs), headers={"X-Twilio-Signature": signature})
+        assert response.status_code == status
+    assert session.scalar(select(func.count()).select_from(InboundMessage)) == 1
+
+
+def test_a_request_signed_with_sha256_is_taken(client, session, volunteer):
+    params = sms("+254712345678", "HH Juma Ali")
+    signature = RequestValidator(AUTH_TOKEN).compute_signature(URL, params, "HMAC_SHA256")
+    headers = {"X-Twilio-Signature": signature,
+               "X-Twilio-Webhooks-Signature-Settings": "key=webhooks_sharedkey_1,algorithm=HMAC_SHA256"}
+    assert client.post("/sms/twilio", data=params, headers=headers).status_code == 200
+    headers["X-Twilio-Webhooks-Signature-Settings"] = "algorithm=HMAC_MD5"
+    assert client.post("/sms/twilio", data=params, headers=headers).status_code == 403
