@@ -3,9 +3,11 @@ from __future__ import annotations
 
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Iterator
+from typing import Any, Iterator
 
-from sqlalchemy import Connection, Engine, MetaData, create_engine, event
+from sqlalchemy import Connection, Engine, MetaData, Table, create_engine, event
+from sqlalchemy.dialects.postgresql import insert as pg_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.engine import make_url
 from sqlalchemy.orm import DeclarativeBase, Session, sessionmaker
 
@@ -21,6 +23,18 @@ CONNECT_TIMEOUT = 3  # seconds to connect to PostgreSQL
 
 class Base(DeclarativeBase):
     metadata = MetaData(naming_convention=NAMING)
+
+
+def take_key(session: Session, table: Table, values: dict[str, Any], unique: list[str]) -> Any:
+    """INSERT values unless a row with the same unique columns exists, in one statement and
+    without a savepoint: the new row's primary key, or None if the key was taken. A concurrent
+    insert of the same key waits until the other transaction ends (PostgreSQL's unique index;
+    SQLite has one writer at a time)."""
+    insert = pg_insert if session.get_bind().dialect.name == "postgresql" else sqlite_insert
+    [key] = table.primary_key.columns
+    return session.execute(
+        insert(table).values(**values).on_conflict_do_nothing(index_elements=unique).returning(key)
+    ).scalar()
 
 
 def make_engine(url: str) -> Engine:

@@ -7,11 +7,10 @@ from typing import Any
 
 from sqlalchemy import select
 from sqlalchemy.exc import DBAPIError, IntegrityError
-from sqlalchemy.dialects.postgresql import insert as pg_insert
-from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.orm import Session, make_transient_to_detached
 
 from . import metrics
+from .db import take_key
 from .formpack import Form
 from .handlers import HANDLERS, Context, Refusal, Reply
 from .logs import log_fields
@@ -104,12 +103,7 @@ def _store_raw(session: Session, values: dict[str, Any]) -> InboundMessage | Non
 
     A concurrent request with the same provider id waits on the unique index until this
     transaction ends, then finds the stored message and its reply."""
-    table = InboundMessage.__table__
-    insert = pg_insert if session.get_bind().dialect.name == "postgresql" else sqlite_insert
-    new_id = session.execute(
-        insert(table).values(**values).on_conflict_do_nothing(index_elements=["channel", "provider_id"])
-        .returning(table.c.id)
-    ).scalar()
+    new_id = take_key(session, InboundMessage.__table__, values, ["channel", "provider_id"])
     if new_id is None:
         return None
     message = InboundMessage(id=new_id, **values, status=None, error=None, form=None, language=None,

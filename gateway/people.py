@@ -5,10 +5,10 @@ import secrets
 from datetime import date
 
 from sqlalchemy import bindparam, exists, func, select
-from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, aliased, joinedload
 
 from . import shortid
+from .db import take_key
 from .models import Area, AreaKind, Contact, ContactArea, Household, IdKind, Person, Role, ShortId
 
 FIRST_LENGTH = 5
@@ -28,12 +28,9 @@ def new_short_id(session: Session, kind: IdKind) -> str:
     for _ in range(50):
         payload = str(secrets.randbelow(9 * 10 ** (length - 2)) + 10 ** (length - 2))
         value = shortid.make(payload)
-        try:
-            with session.begin_nested():
-                session.add(ShortId(value=value, kind=kind))
-        except IntegrityError:
-            continue  # taken, by us earlier or by a concurrent registration
-        return value
+        if take_key(session, ShortId.__table__, {"value": value, "kind": kind}, ["value"]) is not None:
+            return value
+        # taken, by us earlier or by a concurrent registration: another
     raise RuntimeError(f"no free short ID of length {length} after 50 tries")
 
 
