@@ -5,7 +5,7 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Any, Iterator
 
-from sqlalchemy import Connection, Engine, MetaData, Table, create_engine, event
+from sqlalchemy import Connection, Engine, MetaData, Table, bindparam, create_engine, event
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.engine import make_url
@@ -30,11 +30,18 @@ def take_key(session: Session, table: Table, values: dict[str, Any], unique: lis
     without a savepoint: the new row's primary key, or None if the key was taken. A concurrent
     insert of the same key waits until the other transaction ends (PostgreSQL's unique index;
     SQLite has one writer at a time)."""
-    insert = pg_insert if session.get_bind().dialect.name == "postgresql" else sqlite_insert
-    [key] = table.primary_key.columns
-    return session.execute(
-        insert(table).values(**values).on_conflict_do_nothing(index_elements=unique).returning(key)
-    ).scalar()
+    dialect = session.get_bind().dialect.name
+    statement = _TAKE_KEY.get((dialect, table.name, tuple(unique), tuple(values)))
+    if statement is None:
+        insert = pg_insert if dialect == "postgresql" else sqlite_insert
+        [key] = table.primary_key.columns
+        statement = (insert(table).values({name: bindparam(name, type_=table.c[name].type) for name in values})
+                     .on_conflict_do_nothing(index_elements=unique).returning(key))
+        _TAKE_KEY[(dialect, table.name, tuple(unique), tuple(values))] = statement
+    return session.execute(statement, values).scalar()
+
+
+_TAKE_KEY: dict[tuple, Any] = {}  # built once a shape: building costs more than running it
 
 
 def make_engine(url: str) -> Engine:

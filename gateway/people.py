@@ -39,14 +39,17 @@ def find_subject(session: Session, short_id: str, expect: type[Household] | type
     """The household or person an ID names. The kind the form expects is looked for first, so the
     usual case is one query (a person comes with their household, for the area check)."""
     def household() -> Household | None:
-        return session.scalar(select(Household).where(Household.short_id == short_id))
+        return session.scalar(_HOUSEHOLD_BY_ID, {"short_id": short_id})
 
     def person() -> Person | None:
-        return session.scalar(select(Person).options(joinedload(Person.household))
-                              .where(Person.short_id == short_id))
+        return session.scalar(_PERSON_BY_ID, {"short_id": short_id})
 
     first, second = (household, person) if expect is Household else (person, household)
     return first() or second()
+
+
+_HOUSEHOLD_BY_ID = select(Household).where(Household.short_id == bindparam("short_id"))
+_PERSON_BY_ID = select(Person).options(joinedload(Person.household)).where(Person.short_id == bindparam("short_id"))
 
 
 def covered_village_ids(session: Session, contact: Contact) -> set[int]:
