@@ -291,32 +291,50 @@ class Client:
         self.statuses: dict[int, int] = {}
 
     async def post(self, request: bytes) -> int:
-        if self.idle:
-            reader, writer = self.idle.pop()
-        else:
-            reader, writer = await asyncio.open_connection(HOST, self.port)
+        """POST and read the answer; a kept-alive connection the server closed meanwhile is
+        replaced once, as HTTP clients do."""
+        reused = bool(self.idle)
+        status = await self._post(request, *(self.idle.pop() if reused else await self._connect()))
+        if status is None and reused:
+            status = await self._post(request, *await self._connect())
+        status = status or 0
+        self.statuses[status] = self.statuses.get(status, 0) + 1
+        return status
+
+    async def _connect(self):
+        return await asyncio.open_connection(HOST, self.port)
+
+    async def _post(self, request: bytes, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> int | None:
         try:
             writer.write(request)
             status_line = await reader.readline()
+            if not status_line:
+                writer.close()
+                return None  # closed before answering
             status = int(status_line.split()[1])
-            length, close = 0, False
+            length, close, chunked = 0, False, False
             while (line := await reader.readline()) not in (b"\r\n", b""):
                 name, _, value = line.decode("latin-1").partition(":")
-                name = name.strip().lower()
+                name, value = name.strip().lower(), value.strip().lower()
                 if name == "content-length":
                     length = int(value)
-                elif name == "connection" and value.strip().lower() == "close":
+                elif name == "connection" and value == "close":
                     close = True
-            await reader.readexactly(length)
+                elif name == "transfer-encoding" and "chunked" in value:
+                    chunked = True
+            if chunked:
+                while (size := int((await reader.readline()).split(b";")[0], 16)) > 0:
+                    await reader.readexactly(size + 2)
+                await reader.readline()
+            else:
+                await reader.readexactly(length)
         except (OSError, asyncio.IncompleteReadError, IndexError, ValueError):
             writer.close()
-            status = 0
+            return 0
+        if close:
+            writer.close()
         else:
-            if close:
-                writer.close()
-            else:
-                self.idle.append((reader, writer))
-        self.statuses[status] = self.statuses.get(status, 0) + 1
+            self.idle.append((reader, writer))
         return status
 
     def close(self) -> None:
