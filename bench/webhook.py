@@ -27,6 +27,7 @@ import logging
 import os
 import random
 import shutil
+import signal
 import statistics
 import subprocess
 import sys
@@ -200,7 +201,9 @@ class Server:
             try:
                 self.process.wait(timeout=15)
             except subprocess.TimeoutExpired:
-                self.process.kill()
+                # its own session and process group (start_new_session): the workers go with it
+                os.killpg(self.process.pid, signal.SIGKILL)
+                self.process.wait()
 
     def requests(self, messages) -> list[bytes]:
         return [self.build(self.port, self.path, *m) for m in messages]
@@ -238,7 +241,8 @@ def rapidsms_python() -> Path:
     return python
 
 
-def make_servers(names: list[str], threads: int, redis_url: str) -> list[Server]:
+def make_servers(names: list[str], threads: int, redis_url: str, *, fieldline_port: int = 8102,
+                 fieldline_database: str = "fieldline_webhook_bench") -> list[Server]:
     gunicorn = ["-m", "gunicorn", "--workers", "2", "--worker-class", "gthread", "--threads", str(threads),
                 "--keep-alive", "5", "--log-level", "warning"]
     servers = []
@@ -258,12 +262,12 @@ def make_servers(names: list[str], threads: int, redis_url: str) -> list[Server]
             ROOT, twilio_request))
     if "fieldline" in names:
         servers.append(Server(
-            "fieldline", 8102, "/sms/twilio",
+            "fieldline", fieldline_port, "/sms/twilio",
             [sys.executable, "-m", "gunicorn", "-c", "deploy/gunicorn.conf.py", "--workers", "2",
-             "--threads", str(threads), "--bind", f"{HOST}:8102", "--log-level", "warning"],
-            {"DATABASE_URL": pg_url("fieldline_webhook_bench"), "REDIS_URL": redis_url, "REQUIRE_REDIS": "1",
+             "--threads", str(threads), "--bind", f"{HOST}:{fieldline_port}", "--log-level", "warning"],
+            {"DATABASE_URL": pg_url(fieldline_database), "REDIS_URL": redis_url, "REQUIRE_REDIS": "1",
              "SMS_BACKEND": "console", "TWILIO_AUTH_TOKEN": TOKEN, "TWILIO_ACCOUNT_SID": ACCOUNT,
-             "PUBLIC_URL": f"http://{HOST}:8102", "SECRET_KEY": "bench-" + "0" * 58, "DEFAULT_REGION": "KE",
+             "PUBLIC_URL": f"http://{HOST}:{fieldline_port}", "SECRET_KEY": "bench-" + "0" * 58, "DEFAULT_REGION": "KE",
              "TIMEZONE": "Africa/Nairobi", "DEV_CHANNEL": "0", "LOG_FORMAT": "json", "LOG_LEVEL": "INFO"},
             ROOT, twilio_request))
     if "rapidsms" in names:
@@ -283,16 +287,27 @@ def make_servers(names: list[str], threads: int, redis_url: str) -> list[Server]
 # --- the load client ----------------------------------------------------------------------
 
 class Client:
-    """HTTP/1.1 over loopback with keep-alive connections, reused while the server allows."""
+    """HTTP/1.1 over loopback with keep-alive connections, reused while the server allows: one idle
+    for max_idle seconds is closed rather than reused, as the server may be closing it (gunicorn's
+    keepalive is 5 s)."""
 
-    def __init__(self, port: int) -> None:
+    def __init__(self, port: int, max_idle: float = 4.0) -> None:
         self.port = port
-        self.idle: list[tuple[asyncio.StreamReader, asyncio.StreamWriter]] = []
+        self.max_idle = max_idle
+        self.idle: list[tuple[asyncio.StreamReader, asyncio.StreamWriter, float]] = []
         self.statuses: dict[int, int] = {}
 
     async def post(self, request: bytes) -> int:
-        if self.idle:
-            reader, writer = self.idle.pop()
+        return (await self.exchange(request))[0]
+
+    async def exchange(self, request: bytes) -> tuple[int, bytes]:
+        """One request (bytes as http_post makes them, to any path): the status (0 when the
+        connection failed) and the body of the answer."""
+        while self.idle:
+            reader, writer, since = self.idle.pop()
+            if time.monotonic() - since < self.max_idle:
+                break
+            writer.close()
         else:
             reader, writer = await asyncio.open_connection(HOST, self.port)
         try:
@@ -307,20 +322,20 @@ class Client:
                     length = int(value)
                 elif name == "connection" and value.strip().lower() == "close":
                     close = True
-            await reader.readexactly(length)
+            body = await reader.readexactly(length)
         except (OSError, asyncio.IncompleteReadError, IndexError, ValueError):
             writer.close()
-            status = 0
+            status, body = 0, b""
         else:
             if close:
                 writer.close()
             else:
-                self.idle.append((reader, writer))
+                self.idle.append((reader, writer, time.monotonic()))
         self.statuses[status] = self.statuses.get(status, 0) + 1
-        return status
+        return status, body
 
     def close(self) -> None:
-        for _, writer in self.idle:
+        for _, writer, _ in self.idle:
             writer.close()
         self.idle.clear()
 
