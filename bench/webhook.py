@@ -27,6 +27,7 @@ import logging
 import os
 import random
 import shutil
+import signal
 import statistics
 import subprocess
 import sys
@@ -200,7 +201,9 @@ class Server:
             try:
                 self.process.wait(timeout=15)
             except subprocess.TimeoutExpired:
-                self.process.kill()
+                # its own session and process group (start_new_session): the workers go with it
+                os.killpg(self.process.pid, signal.SIGKILL)
+                self.process.wait()
 
     def requests(self, messages) -> list[bytes]:
         return [self.build(self.port, self.path, *m) for m in messages]
@@ -238,7 +241,8 @@ def rapidsms_python() -> Path:
     return python
 
 
-def make_servers(names: list[str], threads: int, redis_url: str) -> list[Server]:
+def make_servers(names: list[str], threads: int, redis_url: str, *, fieldline_port: int = 8102,
+                 fieldline_database: str = "fieldline_webhook_bench") -> list[Server]:
     gunicorn = ["-m", "gunicorn", "--workers", "2", "--worker-class", "gthread", "--threads", str(threads),
                 "--keep-alive", "5", "--log-level", "warning"]
     servers = []
@@ -258,12 +262,12 @@ def make_servers(names: list[str], threads: int, redis_url: str) -> list[Server]
             ROOT, twilio_request))
     if "fieldline" in names:
         servers.append(Server(
-            "fieldline", 8102, "/sms/twilio",
+            "fieldline", fieldline_port, "/sms/twilio",
             [sys.executable, "-m", "gunicorn", "-c", "deploy/gunicorn.conf.py", "--workers", "2",
-             "--threads", str(threads), "--bind", f"{HOST}:8102", "--log-level", "warning"],
-            {"DATABASE_URL": pg_url("fieldline_webhook_bench"), "REDIS_URL": redis_url, "REQUIRE_REDIS": "1",
+             "--threads", str(threads), "--bind", f"{HOST}:{fieldline_port}", "--log-level", "warning"],
+            {"DATABASE_URL": pg_url(fieldline_database), "REDIS_URL": redis_url, "REQUIRE_REDIS": "1",
              "SMS_BACKEND": "console", "TWILIO_AUTH_TOKEN": TOKEN, "TWILIO_ACCOUNT_SID": ACCOUNT,
-             "PUBLIC_URL": f"http://{HOST}:8102", "SECRET_KEY": "bench-" + "0" * 58, "DEFAULT_REGION": "KE",
+             "PUBLIC_URL": f"http://{HOST}:{fieldline_port}", "SECRET_KEY": "bench-" + "0" * 58, "DEFAULT_REGION": "KE",
              "TIMEZONE": "Africa/Nairobi", "DEV_CHANNEL": "0", "LOG_FORMAT": "json", "LOG_LEVEL": "INFO"},
             ROOT, twilio_request))
     if "rapidsms" in names:
@@ -283,28 +287,38 @@ def make_servers(names: list[str], threads: int, redis_url: str) -> list[Server]
 # --- the load client ----------------------------------------------------------------------
 
 class Client:
-    """HTTP/1.1 over loopback with keep-alive connections, reused while the server allows."""
+    """HTTP/1.1 over loopback with keep-alive connections, reused while the server allows: one idle
+    for max_idle seconds is closed rather than reused, as the server may be closing it (gunicorn's
+    keepalive is 5 s)."""
 
-    def __init__(self, port: int) -> None:
+    def __init__(self, port: int, max_idle: float = 4.0) -> None:
         self.port = port
-        self.idle: list[tuple[asyncio.StreamReader, asyncio.StreamWriter]] = []
+        self.max_idle = max_idle
+        self.idle: list[tuple[asyncio.StreamReader, asyncio.StreamWriter, float]] = []
         self.statuses: dict[int, int] = {}
 
     async def post(self, request: bytes) -> int:
-        """POST and read the answer; a kept-alive connection the server closed meanwhile is
-        replaced once, as HTTP clients do."""
-        reused = bool(self.idle)
-        status = await self._post(request, *(self.idle.pop() if reused else await self._connect()))
-        if status is None and reused:
-            status = await self._post(request, *await self._connect())
-        status = status or 0
-        self.statuses[status] = self.statuses.get(status, 0) + 1
-        return status
+        return (await self.exchange(request))[0]
 
-    async def _connect(self):
-        return await asyncio.open_connection(HOST, self.port)
+    async def exchange(self, request: bytes) -> tuple[int, bytes]:
+        """One request (bytes as http_post makes them, to any path): the status (0 when the
+        connection failed) and the body of the answer. A kept-alive connection the server closed
+        meanwhile is replaced once, as HTTP clients do."""
+        connection = None
+        while self.idle and connection is None:
+            reader, writer, since = self.idle.pop()
+            if time.monotonic() - since < self.max_idle:
+                connection = reader, writer
+            else:
+                writer.close()
+        answer = await self._exchange(request, *connection) if connection else None
+        if answer is None:
+            answer = await self._exchange(request, *await asyncio.open_connection(HOST, self.port)) or (0, b"")
+        self.statuses[answer[0]] = self.statuses.get(answer[0], 0) + 1
+        return answer
 
-    async def _post(self, request: bytes, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> int | None:
+    async def _exchange(self, request: bytes, reader: asyncio.StreamReader,
+                        writer: asyncio.StreamWriter) -> tuple[int, bytes] | None:
         try:
             writer.write(request)
             status_line = await reader.readline()
@@ -323,22 +337,23 @@ class Client:
                 elif name == "transfer-encoding" and "chunked" in value:
                     chunked = True
             if chunked:
+                body = b""
                 while (size := int((await reader.readline()).split(b";")[0], 16)) > 0:
-                    await reader.readexactly(size + 2)
+                    body += (await reader.readexactly(size + 2))[:-2]
                 await reader.readline()
             else:
-                await reader.readexactly(length)
+                body = await reader.readexactly(length)
         except (OSError, asyncio.IncompleteReadError, IndexError, ValueError):
             writer.close()
-            return 0
+            return 0, b""
         if close:
             writer.close()
         else:
-            self.idle.append((reader, writer))
-        return status
+            self.idle.append((reader, writer, time.monotonic()))
+        return status, body
 
     def close(self) -> None:
-        for _, writer in self.idle:
+        for _, writer, _ in self.idle:
             writer.close()
         self.idle.clear()
 
