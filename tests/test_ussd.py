@@ -428,7 +428,7 @@ def test_every_screen_of_every_menu_fits_182_characters(lang, role, names):
     name = LONG_NAMES[names]
     subjects = {PERSON: Subject("person", name), HOUSEHOLD: Subject("household", name)}
     ctx = ParseContext(today=TODAY, region="KE")
-    menu = Menu(PACK, lang, role, ctx, subjects.get)
+    menu = Menu(PACK, lang, role, ctx, lambda short_id, kind=None: subjects.get(short_id))
     seen = 0
     for inputs, screen in every_screen(menu, lang):
         if isinstance(screen, Submission):
@@ -449,7 +449,8 @@ def test_the_keypad_answers_read_back_as_the_same_report_whatever_the_date_order
     subjects = {PERSON: Subject("person", "Amina"), HOUSEHOLD: Subject("household", "Juma")}
     for lang in LANGUAGES:
         for role in ROLES:
-            menu = Menu(PACK, lang, role, ParseContext(today=TODAY, region="KE"), subjects.get)
+            menu = Menu(PACK, lang, role, ParseContext(today=TODAY, region="KE"),
+                        lambda short_id, kind=None: subjects.get(short_id))
             for number, form in enumerate(menu.forms, 1):
                 answers = [valid_answer(f, lang) for f in form.fields if keypad_field(f) or f.type == "text"]
                 submitted = menu.run([str(number)] + answers + ["1"])

@@ -14,7 +14,7 @@ from sqlalchemy import select
 from sqlalchemy.exc import DBAPIError
 from sqlalchemy.orm import Session
 
-from ..models import Contact, Household
+from ..models import Contact, Household, Person
 from ..parsers import ParseContext
 from ..people import find_subject
 from ..phones import InvalidPhone, mask_phone, normalize_phone
@@ -67,8 +67,8 @@ def respond(*, session_id: str, phone: str, service_code: str, text: str, channe
     return end_screen(outcome.reply)
 
 
-def _subject(session: Session, short_id: str) -> Subject | None:
-    found = find_subject(session, short_id)
+def _subject(session: Session, short_id: str, kind: str | None = None) -> Subject | None:
+    found = find_subject(session, short_id, expect=Person if kind == "person" else Household)
     if found is None:
         return None
     if isinstance(found, Household):

@@ -45,7 +45,7 @@ class Subject:
     name: str
 
 
-Lookup = Callable[[str], "Subject | None"]
+Lookup = Callable[..., "Subject | None"]  # (short_id, kind="household" or "person") -> the subject or None
 
 
 @dataclass(frozen=True)
@@ -231,7 +231,7 @@ class Menu:
         return "".join(codes[int(digit) - 1] for digit in raw)
 
     def _subject(self, field: Field, short_id: str) -> Subject:
-        subject = self.lookup(short_id)
+        subject = self.lookup(short_id, kind=field.kind)  # the kind asked for is looked for first
         if subject is None:
             raise ParseError("invalid_id", reason="unknown_id", field=field.name, value=short_id)
         if field.kind == "person" and subject.kind == "household":
