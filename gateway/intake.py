@@ -18,7 +18,7 @@ from .optouts import opt_in, opt_out, opt_out_change
 from .parsers import ParseContext, ParseError, parse
 from .queue import enqueue_after_commit
 from .phones import InvalidPhone, mask_phone, normalize_phone
-from .replies import echo, render
+from .replies import echo, parse_refusal, render, render_refusal
 from .runtime import Runtime
 
 log = logging.getLogger(__name__)
@@ -126,8 +126,7 @@ def _answer(session: Session, runtime: Runtime, message: InboundMessage) -> None
         return
     lang = contact.language
     if parse_error is not None:
-        form = pack.forms.get(parse_error.form) if parse_error.form else None
-        _finish(message, MessageStatus.rejected, lang, _error_reply(runtime, form, parse_error, lang, contact),
+        _finish(message, MessageStatus.rejected, lang, parse_refusal(pack, parse_error, lang, contact.role.value),
                 error=parse_error.code, form=parse_error.form if parse_error.code != "unknown_keyword" else None)
         return
     form = pack.forms[parsed.form]
@@ -142,7 +141,7 @@ def _answer(session: Session, runtime: Runtime, message: InboundMessage) -> None
             reply = HANDLERS[form.handler](hctx, parsed)
     except Refusal as refusal:
         values = {k: echo(v) if k == "value" else v for k, v in refusal.values.items()}
-        _finish(message, MessageStatus.rejected, lang, render(pack, form, refusal.reason, lang, values),
+        _finish(message, MessageStatus.rejected, lang, render_refusal(pack, form, refusal.reason, lang, values),
                 error=refusal.code, form=form.code)
         return
     except DBAPIError as exc:
@@ -207,22 +206,3 @@ def _guess_language(parsed, parse_error, runtime: Runtime) -> str:
     if parse_error is not None and parse_error.language:
         return parse_error.language
     return runtime.settings.DEFAULT_LANGUAGE
-
-
-def _error_reply(runtime: Runtime, form: Form | None, error: ParseError, lang: str, contact: Contact) -> str:
-    pack = runtime.pack
-    values: dict[str, Any] = dict(error.args_)
-    values["value"] = echo(error.value)
-    if form is not None and error.field:
-        field = next((f for f in form.fields if f.name == error.field), None)
-        values["field"] = field.label(lang) if field else error.field
-    if error.code == "unknown_keyword":
-        values["word"] = echo(error.value)
-        values["keywords"] = pack.keyword_list(lang, contact.role.value)
-        suggested = pack.forms.get(error.form) if error.form else None
-        if suggested is not None:
-            values.setdefault("suggestion", suggested.keyword(lang))
-            values["usage"] = suggested.usage(lang)
-            return render(pack, None, "did_you_mean", lang, values)
-        return render(pack, None, "unknown_keyword", lang, values)
-    return render(pack, form, error.reason, lang, values)
