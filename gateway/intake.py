@@ -10,6 +10,7 @@ from sqlalchemy.exc import DBAPIError, IntegrityError
 from sqlalchemy.orm import Session
 
 from . import metrics
+from .db import storable
 from .formpack import Form
 from .handlers import HANDLERS, Context, Refusal, Reply
 from .logs import log_fields
@@ -63,13 +64,14 @@ def receive(
     STOP and START (or the provider's OptOutType) opt the sender out of or back into every
     message Fieldline sends; they are answered before any parsing."""
     region = runtime.settings.DEFAULT_REGION
+    provider_id = storable(provider_id)
     try:
         phone = normalize_phone(sender, region)
     except InvalidPhone:
-        phone = sender.strip()[:40] or "unknown"
+        phone = storable(sender.strip()[:40]) or "unknown"
     message = InboundMessage(
-        channel=channel, provider_id=provider_id, sender=phone, receiver=receiver[:40],
-        body=body, received_at=runtime.clock.now(),
+        channel=channel, provider_id=provider_id, sender=phone, receiver=storable(receiver[:40]),
+        body=storable(body), received_at=runtime.clock.now(),
     )
     try:
         with session.begin_nested():
@@ -86,7 +88,7 @@ def receive(
     change = opt_out_change(body, opt_out_type)
     from_provider = (opt_out_type or "").strip().upper() == change
     if change is None or not _opt_out_or_in(session, runtime, message, change, from_provider):
-        _answer(session, runtime, message)
+        _answer(session, runtime, message, body)
     outcome = Outcome.of(message)
     _log_outcome(outcome, channel, phone, provider_id)
     return outcome
@@ -104,14 +106,15 @@ def _log_outcome(outcome: Outcome, channel: str, phone: str, provider_id: str) -
     metrics.count_inbound(channel, status, replied=bool(outcome.reply) and not outcome.duplicate)
 
 
-def _answer(session: Session, runtime: Runtime, message: InboundMessage) -> None:
+def _answer(session: Session, runtime: Runtime, message: InboundMessage, text: str) -> None:
+    """Parse text (the body as it came, which the parser reads NUL in as a separator) and answer it."""
     pack = runtime.pack
     contact = session.scalar(select(Contact).where(Contact.phone == message.sender))
     message.contact_id = contact.id if contact else None
     today = runtime.clock.today()
     ctx = ParseContext(today=today, region=runtime.settings.DEFAULT_REGION, date_order=runtime.settings.DATE_ORDER)
     try:
-        parsed = parse(message.body, pack, ctx)
+        parsed = parse(text, pack, ctx)
         parse_error = None
     except ParseError as exc:
         parsed, parse_error = None, exc
