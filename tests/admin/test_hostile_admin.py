@@ -263,6 +263,19 @@ def test_markup_sent_from_the_simulator_shows_as_text(app, records):
     assert f"Household of {escape(ATTRIBUTE)} registered" in html
 
 
+def test_the_simulator_s_ussd_screen_shows_a_name_with_markup_as_text(app, records, session):
+    client = signed_in(app, records.admin)
+    person = session.scalar(select(Person).where(Person.name == ATTRIBUTE))
+    html = ""
+    for do, answer in [("dial", ""), ("answer", "3"), ("answer", person.short_id), ("answer", "00")]:  # ANC, no signs
+        response = client.post("/admin/simulator/ussd", data={"phone": records.volunteer.phone, "do": do, "answer": answer,
+                                                              "csrf_token": csrf_token(client, "/admin/dashboard")},
+                               follow_redirects=True)
+        html = response.get_data(as_text=True)
+        assert_inert(html, f"the USSD screen after {do} {answer}")
+    assert f"for {escape(ATTRIBUTE)} ({person.short_id})" in html  # the confirmation names her
+
+
 def test_a_contact_added_with_markup_is_flashed_as_text(app, records):
     client = signed_in(app, records.admin)
     token = csrf_token(client, "/admin/contacts/new")
