@@ -68,7 +68,10 @@ def client_address() -> str:
     except ValueError:
         proxied = False
     if forwarded and proxied:
-        return forwarded.split(",")[-1].strip()[:60] or peer
+        try:  # only an address counts: anything else in the header is not the proxy's
+            return str(ipaddress.ip_address(forwarded.split(",")[-1].strip()))
+        except ValueError:
+            return peer
     return peer
 
 

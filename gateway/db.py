@@ -1,6 +1,7 @@
 """Engine and sessions: one Database per app; request sessions for views, session_scope for jobs."""
 from __future__ import annotations
 
+import re
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any, Iterator
@@ -19,6 +20,13 @@ NAMING = {
     "pk": "pk_%(table_name)s",
 }
 CONNECT_TIMEOUT = 3  # seconds to connect to PostgreSQL
+_UNSTORABLE = re.compile("[\x00\ud800-\udfff]")
+
+
+def storable(text: str) -> str:
+    """text as every database can keep it: PostgreSQL refuses NUL in text, and a lone surrogate is
+    no UTF-8, so each becomes U+FFFD, the usual mark for what could not be kept as text."""
+    return _UNSTORABLE.sub("\ufffd", text)
 
 
 class Base(DeclarativeBase):

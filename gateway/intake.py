@@ -10,7 +10,7 @@ from sqlalchemy.exc import DBAPIError, IntegrityError
 from sqlalchemy.orm import Session, make_transient_to_detached
 
 from . import metrics
-from .db import take_key
+from .db import storable, take_key
 from .formpack import Form
 from .handlers import HANDLERS, Context, Refusal, Reply
 from .logs import log_fields
@@ -19,7 +19,7 @@ from .optouts import opt_in, opt_out, opt_out_change
 from .parsers import ParseContext, ParseError, parse
 from .queue import enqueue_after_commit
 from .phones import InvalidPhone, mask_phone, normalize_phone
-from .replies import echo, render
+from .replies import echo, parse_refusal, render, render_refusal
 from .runtime import Runtime
 
 log = logging.getLogger(__name__)
@@ -71,17 +71,18 @@ def receive(
     try:
         phone = normalize_phone(sender, region)
     except InvalidPhone:
-        phone = sender.strip()[:40] or "unknown"
+        phone = storable(sender.strip()[:40]) or "unknown"
+    provider_id = storable(provider_id)
     contact = session.scalar(_CONTACT_BY_PHONE, {"phone": phone})
     message = _store_raw(session, {
-        "channel": channel, "provider_id": provider_id, "sender": phone, "receiver": receiver[:40],
-        "body": body, "received_at": runtime.clock.now(), "contact_id": contact.id if contact else None,
+        "channel": channel, "provider_id": provider_id, "sender": phone, "receiver": storable(receiver[:40]),
+        "body": storable(body), "received_at": runtime.clock.now(), "contact_id": contact.id if contact else None,
     })
     if message is not None:
         change = opt_out_change(body, opt_out_type)
         from_provider = (opt_out_type or "").strip().upper() == change
         if change is None or not _opt_out_or_in(session, runtime, message, contact, change, from_provider):
-            message = _answer(session, runtime, message, contact)
+            message = _answer(session, runtime, message, contact, body)
     if message is None:  # a retry of a message stored before: the same answer, nothing done again
         existing = session.scalar(select(InboundMessage).where(
             InboundMessage.channel == channel, InboundMessage.provider_id == provider_id
@@ -138,14 +139,15 @@ def _log_outcome(outcome: Outcome, channel: str, phone: str, provider_id: str) -
     metrics.count_inbound(channel, status, replied=bool(outcome.reply) and not outcome.duplicate)
 
 
-def _answer(session: Session, runtime: Runtime, message: InboundMessage,
-            contact: Contact | None) -> InboundMessage | None:
-    """Parse and handle the message; the message as stored in the end (None: see _start_over)."""
+def _answer(session: Session, runtime: Runtime, message: InboundMessage, contact: Contact | None,
+            text: str) -> InboundMessage | None:
+    """Parse text (the body as it came, which the parser reads NUL in as a separator) and handle
+    it; the message as stored in the end (None: see _start_over)."""
     pack = runtime.pack
     today = runtime.clock.today()
     ctx = ParseContext(today=today, region=runtime.settings.DEFAULT_REGION, date_order=runtime.settings.DATE_ORDER)
     try:
-        parsed = parse(message.body, pack, ctx)
+        parsed = parse(text, pack, ctx)
         parse_error = None
     except ParseError as exc:
         parsed, parse_error = None, exc
@@ -160,8 +162,7 @@ def _answer(session: Session, runtime: Runtime, message: InboundMessage,
         return message
     lang = contact.language
     if parse_error is not None:
-        form = pack.forms.get(parse_error.form) if parse_error.form else None
-        _finish(message, MessageStatus.rejected, lang, _error_reply(runtime, form, parse_error, lang, contact),
+        _finish(message, MessageStatus.rejected, lang, parse_refusal(pack, parse_error, lang, contact.role.value),
                 error=parse_error.code, form=parse_error.form if parse_error.code != "unknown_keyword" else None)
         return message
     form = pack.forms[parsed.form]
@@ -177,7 +178,7 @@ def _answer(session: Session, runtime: Runtime, message: InboundMessage,
         message = _start_over(session, message)
         if message is not None:
             values = {k: echo(v) if k == "value" else v for k, v in refusal.values.items()}
-            _finish(message, MessageStatus.rejected, lang, render(pack, form, refusal.reason, lang, values),
+            _finish(message, MessageStatus.rejected, lang, render_refusal(pack, form, refusal.reason, lang, values),
                     error=refusal.code, form=form.code)
         return message
     except DBAPIError as exc:
@@ -244,21 +245,3 @@ def _guess_language(parsed, parse_error, runtime: Runtime) -> str:
         return parse_error.language
     return runtime.settings.DEFAULT_LANGUAGE
 
-
-def _error_reply(runtime: Runtime, form: Form | None, error: ParseError, lang: str, contact: Contact) -> str:
-    pack = runtime.pack
-    values: dict[str, Any] = dict(error.args_)
-    values["value"] = echo(error.value)
-    if form is not None and error.field:
-        field = next((f for f in form.fields if f.name == error.field), None)
-        values["field"] = field.label(lang) if field else error.field
-    if error.code == "unknown_keyword":
-        values["word"] = echo(error.value)
-        values["keywords"] = pack.keyword_list(lang, contact.role.value)
-        suggested = pack.forms.get(error.form) if error.form else None
-        if suggested is not None:
-            values.setdefault("suggestion", suggested.keyword(lang))
-            values["usage"] = suggested.usage(lang)
-            return render(pack, None, "did_you_mean", lang, values)
-        return render(pack, None, "unknown_keyword", lang, values)
-    return render(pack, form, error.reason, lang, values)

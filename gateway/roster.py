@@ -253,6 +253,17 @@ def set_active(session: Session, contact: Contact, active: bool, *, actor_id: in
     return True
 
 
+def _read_csv(text: str) -> tuple[list[str], list[tuple[int, dict]]]:
+    """The header, lower-cased, and (line, row) for each row; a CSV that csv cannot read (a field
+    past its size limit) is a RosterError, not a crash."""
+    reader = csv.DictReader(io.StringIO(text))
+    try:
+        reader.fieldnames = [h.strip().lower() for h in (reader.fieldnames or [])]
+        return reader.fieldnames, [(reader.line_num, row) for row in reader]
+    except csv.Error as exc:
+        raise RosterError(f"line {reader.line_num}: {exc}") from None
+
+
 def import_roster(session: Session, source: TextIO, region: str, *, actor_id: int | None = None) -> ImportReport:
     """Import a CSV (name,phone,role,area,language); each row lands whole or not at all.
 
@@ -262,16 +273,15 @@ def import_roster(session: Session, source: TextIO, region: str, *, actor_id: in
     text = source.read()
     if text.startswith("\ufeff"):
         text = text[1:]  # spreadsheet exports often start with a byte-order mark
-    reader = csv.DictReader(io.StringIO(text))
-    header = [h.strip().lower() for h in (reader.fieldnames or [])]
+    if "\x00" in text:  # UTF-16 read as UTF-8 looks like this; no database keeps NUL in a name
+        raise RosterError("the file holds NUL characters, so it is not a UTF-8 CSV; save it as 'CSV UTF-8'")
+    header, rows = _read_csv(text)
     missing = [c for c in COLUMNS[:4] if c not in header]
     if missing:
         raise RosterError(f"the CSV has no column(s) {', '.join(missing)}; expected {','.join(COLUMNS)}")
-    reader.fieldnames = header
     report = ImportReport()
     seen: dict[str, int] = {}
-    for row in reader:
-        line = reader.line_num
+    for line, row in rows:
         get = lambda k: (row.get(k) or "").strip()  # noqa: E731
         if not any(get(c) for c in COLUMNS):
             continue

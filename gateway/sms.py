@@ -18,6 +18,7 @@ __all__ = [
     "is_gsm7",
     "segments",
     "to_gsm",
+    "force_gsm",
     "fit",
 ]
 
@@ -241,3 +242,14 @@ def to_gsm(text: str) -> str:
     folded = _CLUSTER.sub(_fold_match, text) if not text.isascii() else text
     result = folded.translate(_TRANSLATE)
     return result if is_gsm7(result) else text
+
+
+def force_gsm(text: str) -> str:
+    """text in GSM-7 whatever it holds: to_gsm()'s look-alikes where there are some, '?' for
+    each character that has none (李 -> ?, 😀 -> ?). For text a reply only quotes, such as a
+    volunteer's mistyped word, where one segment matters more than the exact characters."""
+    folded = _CLUSTER.sub(_fold_match, text) if not text.isascii() else text
+    folded = folded.translate(_TRANSLATE)
+    if is_gsm7(folded):
+        return folded
+    return "".join(ch if ch in _GSM7 else "?" for ch in folded)

@@ -5,13 +5,17 @@ from datetime import date, timedelta
 from textwrap import dedent
 
 import pytest
-from hypothesis import given, settings
+from hypothesis import example, given, settings
 from hypothesis import strategies as st
 
+from gateway.config import LANGUAGES
 from gateway.formpack import load_pack
-from gateway.parsers import Age, ParseContext, ParseError, Parsed, parse
+from gateway.models import Role
+from gateway.parsers import Age, ParseContext, ParseError, parse
 from gateway.parsers.normalize import normalize
+from gateway.replies import parse_refusal
 from gateway.shortid import make
+from gateway.sms import segments
 
 TODAY = date(2026, 11, 29)
 CTX = ParseContext(today=TODAY, region="KE")
@@ -410,32 +414,78 @@ def test_normalize(text, expected):
     assert normalize(text) == expected
 
 
+# -- any text at all: parsed, or refused with a reply that fits one SMS in every language ----------------
+
+DEPLOYED = load_pack(languages=LANGUAGES)  # the default pack as a deployment loads it
+CODES = {"empty", "unknown_keyword", "missing_field", "invalid_value", "invalid_date", "invalid_id",
+         "extra_values"}
+ROLES = [role.value for role in Role]
+CONTROL = [chr(c) for c in (*range(0x20), 0x7F, *range(0x80, 0xA0))]
+INVISIBLE = list("\u200b\u200c\u200d\u200e\u200f\u202a\u202b\u202c\u202d\u202e\u2066\u2067\u2068\u2069"
+                 "\u061c\u2060\ufeff\u00ad\u2028\u2029\u3000\u00a0")
+HOSTILE_CHARS = st.one_of(
+    st.characters(),  # every code point but surrogates
+    st.sampled_from(CONTROL + INVISIBLE),  # NUL and the other controls, direction marks
+    st.characters(categories=["Nd"]),  # digits of every script
+    st.characters(min_codepoint=0x1F300, max_codepoint=0x1FAFF),  # emoji: two UTF-16 units each
+    st.characters(min_codepoint=0x4E00, max_codepoint=0x9FFF),  # Han
+    st.characters(categories=["Mn", "Me"]),  # combining marks, with or without a letter
+)
+ANY_TEXT = st.one_of(
+    st.text(),
+    st.text(HOSTILE_CHARS, max_size=40),
+    st.text(HOSTILE_CHARS, min_size=300, max_size=2000),  # longer than any SMS
+)
+FUZZ = settings(max_examples=1000, deadline=None, derandomize=True, database=None)
+
+
+@pytest.fixture(scope="module", params=["deployed", "every_field_type"])
+def any_pack(request, pack):
+    return DEPLOYED if request.param == "deployed" else pack
+
+
 @pytest.fixture(scope="module")
-def fuzz_words(pack):
-    return sorted(pack.keywords) + [HH, P, "#", "#ID", "#W", "12W", "31/2/2026", "今天", "3D", "BF"]
+def fuzz_words(any_pack):
+    keys = sorted({f"#{word}" for form in any_pack.forms.values() for f in form.fields
+                   for words in f.keys.values() for word in words})
+    return sorted(any_pack.keywords) + keys + [
+        HH, P, HH_TYPO, "#", "12W", "12周", "31/2/2026", "1.6.26", "今天", "3D", "BF", "3.2", "0712345678",
+        digits_in(HH, "٠"), digits_in(P, "०"), "\u202e" + P, "ＲＥＧ", "😀" * 16, "李" * 41, "x" * 300,
+    ]
 
 
-@settings(max_examples=500, deadline=None)
-@given(text=st.text())
-def test_any_text_parses_or_is_refused(pack, text):
-    result = parse_or_error(text, pack)
-    assert isinstance(result, (Parsed, ParseError))
+@FUZZ
+@given(text=ANY_TEXT)
+@example(text=f"登记#户 {HH}#" + "😀" * 20)  # an emoji is two UTF-16 units: 16 of them are 32
+@example(text="PREG\x00" + P + "\x00" + "12W")
+def test_any_text_parses_or_is_refused_in_one_sms(any_pack, text):
+    parses_or_is_refused_in_one_sms(any_pack, text)
 
 
-@settings(max_examples=500, deadline=None)
+@FUZZ
 @given(data=st.data())
-def test_any_words_after_a_keyword_parse_or_are_refused(pack, fuzz_words, data):
-    words = data.draw(st.lists(st.one_of(st.sampled_from(fuzz_words), st.text(max_size=12)), max_size=8))
-    separators = data.draw(st.lists(st.sampled_from([" ", "#", "", "，", "\u200b"]),
+def test_any_words_after_a_keyword_parse_or_are_refused_in_one_sms(any_pack, fuzz_words, data):
+    words = data.draw(st.lists(st.one_of(st.sampled_from(fuzz_words), st.text(HOSTILE_CHARS, max_size=12)),
+                               max_size=8))
+    separators = data.draw(st.lists(st.sampled_from([" ", "#", "", "，", "\u200b", "\u200f", "\x00", "\t", "*"]),
                                     min_size=len(words), max_size=len(words)))
-    text = "".join(w + s for w, s in zip(words, separators))
-    result = parse_or_error(text, pack)
-    assert isinstance(result, (Parsed, ParseError))
+    parses_or_is_refused_in_one_sms(any_pack, "".join(w + s for w, s in zip(words, separators)))
 
 
-def parse_or_error(text, pack):
-    """Anything but a ParseError escaping parse() fails the test."""
+def parses_or_is_refused_in_one_sms(pack, text):
+    """Anything but a ParseError escaping parse() fails the test; so does a parse missing a required
+    field, and a refusal that does not fit one SMS in each language, for each role's keyword list."""
     try:
-        return parse(text, pack, CTX)
+        parsed = parse(text, pack, CTX)
     except ParseError as error:
-        return error
+        assert error.code in CODES, error
+        if error.code not in ("empty", "unknown_keyword"):
+            assert error.form in pack.forms and error.language, error
+        for lang in LANGUAGES:
+            for role in ROLES:
+                reply = parse_refusal(pack, error, lang, role)
+                encoding, count = segments(reply)
+                assert reply and count == 1, f"{error!r} in {lang} takes {count} {encoding} segments: {reply!r}"
+        return
+    fields = pack.forms[parsed.form].fields
+    assert {f.name for f in fields if f.required} <= set(parsed.values) <= {f.name for f in fields}

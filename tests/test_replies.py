@@ -7,7 +7,7 @@ import pytest
 
 from gateway.config import LANGUAGES
 from gateway.formpack import load_pack
-from gateway.replies import echo, render
+from gateway.replies import echo, render, render_refusal
 from gateway.sms import segments
 
 PACK = load_pack()
@@ -62,10 +62,13 @@ def test_every_template_fits_one_segment(code, key, lang):
     assert lang in texts, f"{code}/{key} has no {lang} text"
     labels = [f.label(lang) for f in form.fields] or [""]
     for label in labels:
-        text = render(PACK, form, key, lang, worst_values(lang, label))
-        assert "{" not in text, f"unfilled placeholder in {text!r}"
-        encoding, count = segments(text)
-        assert count == 1, f"{code}/{key}/{lang} takes {count} {encoding} segments: {text!r}"
+        # the quote as wide as it gets: names of the language, or emoji at two UTF-16 units each
+        for quote in (NAME[lang] * 2, "😀" * 20):
+            values = {**worst_values(lang, label), "value": echo(quote)}
+            text = render_refusal(PACK, form, key, lang, values)
+            assert "{" not in text, f"unfilled placeholder in {text!r}"
+            encoding, count = segments(text)
+            assert count == 1, f"{code}/{key}/{lang} takes {count} {encoding} segments: {text!r}"
 
 
 @pytest.mark.parametrize("code", list(PACK.forms))

@@ -5,7 +5,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from gateway.sms import GSM7_BASIC, GSM7_EXTENSION, fit, is_gsm7, segments, to_gsm
+from gateway.sms import GSM7_BASIC, GSM7_EXTENSION, fit, force_gsm, is_gsm7, segments, to_gsm
 
 HAN = "中"      # one UTF-16 unit, not GSM-7
 EMOJI = "😀"    # outside the BMP: a surrogate pair, two UTF-16 units
@@ -186,6 +186,23 @@ def test_to_gsm_keeps_a_reply_in_one_segment():
     reply = "Visite enregistrée pour le ménage 42 – prochaine visite : « lundi »… Merci, l’équipe santé."
     assert segments(reply)[0] == "UCS-2"
     assert segments(to_gsm(reply)) == ("GSM-7", 1)
+
+
+@pytest.mark.parametrize("text, expected", [
+    ("Amina", "Amina"),
+    ("Café “李娜” – ok", "Café \"??\" - ok"),  # look-alikes where there are some, '?' for the rest
+    (EMOJI + "x", "?x"),  # an emoji, two UTF-16 units, is one '?'
+    ("ç\u0301ł", "cl"),
+])
+def test_force_gsm(text, expected):
+    assert force_gsm(text) == expected
+
+
+@given(st.text())
+def test_force_gsm_is_always_gsm7_and_agrees_with_to_gsm_where_that_can(text):
+    assert is_gsm7(force_gsm(text))
+    if is_gsm7(to_gsm(text)):
+        assert force_gsm(text) == to_gsm(text)
 
 
 @given(st.text())

@@ -12,6 +12,7 @@ from ..outbox import queue_sms
 from ..runtime import current_runtime
 
 log = logging.getLogger(__name__)
+MAX_PROVIDER_ID = 64  # the longest provider message id the message tables keep
 
 
 class Unavailable(Exception):

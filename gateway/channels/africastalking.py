@@ -17,13 +17,12 @@ from sqlalchemy.exc import DBAPIError
 
 from ..delivery import AT_OPTED_OUT_REASONS, AT_STATUS, record_provider_status
 from ..runtime import current_runtime
-from . import Unavailable, take_message, unavailable_response
+from . import MAX_PROVIDER_ID, Unavailable, take_message, unavailable_response
 from .ussd import respond
 
 log = logging.getLogger(__name__)
 bp = Blueprint("africastalking", __name__)
 CHANNEL = "africastalking"
-MAX_ID = 64  # the longest provider id the message tables keep
 
 
 def verify(secret: str | None, endpoint: str) -> None:
@@ -59,7 +58,7 @@ def ussd(secret: str | None):
     verify(secret, "USSD")
     form = request.form
     session_id, phone = form.get("sessionId", ""), form.get("phoneNumber", "")
-    if not session_id or not phone or len(session_id) > MAX_ID:
+    if not session_id or not phone or len(session_id) > MAX_PROVIDER_ID:
         abort(400, "sessionId and phoneNumber are required")
     text = respond(session_id=session_id, phone=phone, service_code=form.get("serviceCode", ""),
                    text=form.get("text", ""))
@@ -72,7 +71,7 @@ def inbound(secret: str | None):
     verify(secret, "SMS")
     form = request.form
     message_id, sender = form.get("id", ""), form.get("from", "")
-    if not message_id or not sender or len(message_id) > MAX_ID:
+    if not message_id or not sender or len(message_id) > MAX_PROVIDER_ID:
         abort(400, "id and from are required")
     try:
         take_message(channel=CHANNEL, provider_id=message_id, sender=sender, receiver=form.get("to", ""),

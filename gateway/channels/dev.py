@@ -5,7 +5,7 @@ import uuid
 
 from flask import Blueprint, abort, jsonify, request
 
-from . import Unavailable, take_message, unavailable_response
+from . import MAX_PROVIDER_ID, Unavailable, take_message, unavailable_response
 
 bp = Blueprint("dev", __name__)
 
@@ -14,10 +14,11 @@ bp = Blueprint("dev", __name__)
 def inbound():
     data = request.get_json(silent=True) or request.form
     sender = (data.get("from") or "").strip()
-    if not sender:
-        abort(400, "'from' is required")
+    provider_id = str(data.get("id") or uuid.uuid4())
+    if not sender or len(provider_id) > MAX_PROVIDER_ID:
+        abort(400, "'from' is required, and 'id' may not be longer than 64 characters")
     try:
-        outcome = take_message(channel="dev", provider_id=str(data.get("id") or uuid.uuid4()),
+        outcome = take_message(channel="dev", provider_id=provider_id,
                                sender=sender, receiver="dev", body=str(data.get("body") or ""))
     except Unavailable:
         return unavailable_response()

@@ -4,18 +4,21 @@ from __future__ import annotations
 
 import hmac
 import logging
+import re
 from xml.sax.saxutils import escape
 
 from flask import Blueprint, Response, abort, request
 from sqlalchemy.exc import DBAPIError
 from twilio.request_validator import RequestValidator, get_signature_algorithm
 
+from ..db import storable
 from ..delivery import record_provider_status
 from ..runtime import current_runtime
-from . import Unavailable, take_message, unavailable_response
+from . import MAX_PROVIDER_ID, Unavailable, take_message, unavailable_response
 
 log = logging.getLogger(__name__)
 bp = Blueprint("twilio", __name__)
+_NOT_XML = re.compile("[^\t\n\r\x20-\ud7ff\ue000-\ufffd\U00010000-\U0010ffff]")
 
 
 def signed_url() -> str:
@@ -28,13 +31,15 @@ def signed_url() -> str:
 
 
 def verify_signature() -> None:
-    """Twilio's signature over the URL and every form value (a repeated field with all its values).
+    """403 unless X-Twilio-Signature signs the URL and every form value, a repeated field's too
+    (a second value added to a signed request must not slip through unsigned). Twilio posts only
+    URL-encoded forms; any other body is refused before it is read.
 
     The URL as Twilio requested it is tried first, which is one HMAC for a good request; the
     validator then tries it with and without the port, as Twilio's own signing varies."""
     token = current_runtime().settings.TWILIO_AUTH_TOKEN
     signature = request.headers.get("X-Twilio-Signature", "")
-    if token and signature:
+    if token and signature and request.mimetype == "application/x-www-form-urlencoded":
         validator = RequestValidator(token)
         url, form = signed_url(), request.form
         algorithm = get_signature_algorithm(request.headers.get("X-Twilio-Webhooks-Signature-Settings"))
@@ -50,7 +55,10 @@ def verify_signature() -> None:
 
 
 def twiml(text: str) -> Response:
-    body = f"<Message>{escape(text)}</Message>" if text else ""
+    """The reply as TwiML. Characters XML 1.0 cannot hold even escaped (U+FFFE, U+FFFF, controls),
+    which a reply quoting the volunteer's text may carry, go as U+FFFD: Twilio drops a reply it
+    cannot parse."""
+    body = f"<Message>{escape(_NOT_XML.sub(chr(0xFFFD), text))}</Message>" if text else ""
     return Response(f'<?xml version="1.0" encoding="UTF-8"?><Response>{body}</Response>',
                     mimetype="text/xml")
 
@@ -60,7 +68,7 @@ def inbound():
     verify_signature()
     form = request.form
     sid = form.get("MessageSid") or form.get("SmsSid")
-    if not sid or "From" not in form:
+    if not sid or "From" not in form or len(sid) > MAX_PROVIDER_ID:  # Twilio's are 34 characters
         abort(400, "MessageSid and From are required")
     try:
         outcome = take_message(channel="twilio", provider_id=sid, sender=form["From"],
@@ -77,13 +85,14 @@ def status_callback():
     form = request.form
     sid = form.get("MessageSid") or form.get("SmsSid")
     status = form.get("MessageStatus") or form.get("SmsStatus")
-    if not sid or not status:
+    if not sid or not status or len(sid) > MAX_PROVIDER_ID:
         abort(400, "MessageSid and MessageStatus are required")
     runtime = current_runtime()
     session = runtime.db.session()
+    sid, status, error_code = storable(sid), storable(status), storable(form.get("ErrorCode") or "")
     try:
         message = record_provider_status(
-            session, provider_id=sid, status=status, error_code=form.get("ErrorCode"),
+            session, provider_id=sid, status=status, error_code=error_code or None,
             now=runtime.clock.now(), max_attempts=runtime.settings.SEND_MAX_ATTEMPTS)
         session.commit()
     except DBAPIError as exc:
@@ -93,5 +102,5 @@ def status_callback():
     finally:
         session.close()
     if message is None:
-        log.info("status callback for unknown message %s (%s) ignored", sid, status)
+        log.info("status callback for unknown message %s (%s) ignored", sid[:40], status[:20])
     return Response("", status=200, mimetype="text/plain")
