@@ -14,6 +14,8 @@ the same Twilio-signed form posts, RapidSMS the same texts), then, round after r
   saturation  a closed loop of --concurrency connections for --seconds: messages per second;
   open loop   --rate messages a second for --open-seconds, each latency counted from the
               request's scheduled time, not from when it could be sent: p50 and p99.
+The CPU time a message costs at saturation is read from /proc: the server's gunicorn processes,
+and PostgreSQL's processes (all of them: run it on an otherwise idle database server).
 The mix is a field day's: mostly valid reports (visits, registrations, antenatal visits,
 pregnancies, danger signs, family planning), some mistakes and unknown senders, and about one
 message in ten a provider's retry of one already sent (the same MessageSid). Ratios are taken
@@ -407,6 +409,27 @@ async def open_loop(port: int, requests: list[bytes], rate: float, seconds: floa
     return quantile(latencies, 0.50), quantile(latencies, 0.99), latencies[-1], count, client.statuses
 
 
+def cpu_seconds(root: int) -> tuple[float, float]:
+    """CPU time (user and system) so far of root and its children (a gunicorn master and its
+    workers), and of every PostgreSQL process on the machine (the bench's backends, and anything
+    else PostgreSQL does meanwhile: run on an otherwise idle server)."""
+    stats = {}
+    for entry in os.listdir("/proc"):
+        if entry.isdigit():
+            try:
+                with open(f"/proc/{entry}/stat") as f:
+                    comm, rest = f.read().rsplit(")", 1)
+            except OSError:
+                continue
+            fields = rest.split()
+            stats[int(entry)] = (comm.partition("(")[2], int(fields[1]), int(fields[11]) + int(fields[12]))
+    tick = os.sysconf("SC_CLK_TCK")
+    tree = {root} | {pid for pid, (_, parent, _) in stats.items() if parent == root}
+    server = sum(stats[pid][2] for pid in tree if pid in stats)
+    postgres = sum(ticks for name, _, ticks in stats.values() if name == "postgres")
+    return server / tick, postgres / tick
+
+
 def quantile(ordered: list[float], q: float) -> float:
     return ordered[min(len(ordered) - 1, int(q * len(ordered)))]
 
@@ -482,23 +505,31 @@ def main() -> None:
             for server in order:
                 seed = 100 * r + servers.index(server)
                 messages = message_mix(population, int(args.seconds * 3000) + 2000, seed=seed)
+                requests = server.requests(messages)
+                before = cpu_seconds(server.process.pid)
                 throughput, sent, statuses = asyncio.run(
-                    saturate(server.port, server.requests(messages), args.concurrency, args.seconds))
+                    saturate(server.port, requests, args.concurrency, args.seconds))
+                after = cpu_seconds(server.process.pid)
+                answered = sum(statuses.values())
+                cpu = [(b - a) / answered for a, b in zip(before, after)]
                 time.sleep(1)
                 messages = message_mix(population, int(args.rate * args.open_seconds), seed=seed + 50)
                 p50, p99, worst, offered, open_statuses = asyncio.run(
                     open_loop(server.port, server.requests(messages), args.rate, args.open_seconds))
-                results[server.name].append((throughput, p50, p99))
+                results[server.name].append((throughput, p50, p99, *cpu))
                 bad = {k: v for k, v in {**statuses, **open_statuses}.items() if k != 200}
-                print(f"round {r + 1}  {server.name:9}  {throughput:7.0f} msg/s at saturation   "
+                print(f"round {r + 1}  {server.name:9}  {throughput:7.0f} msg/s at saturation "
+                      f"(CPU a message: server {cpu[0] * 1000:.2f} ms, PostgreSQL {cpu[1] * 1000:.2f} ms)   "
                       f"{args.rate:.0f}/s: p50 {p50 * 1000:5.1f} ms  p99 {p99 * 1000:6.1f} ms  max {worst * 1000:6.1f} ms"
                       + (f"   non-200: {bad}" if bad else ""), flush=True)
                 time.sleep(1)
         print()
-        print(f"{'':10} {'msg/s (median)':>15} {'p50 ms':>8} {'p99 ms':>8}   (median of {args.rounds} rounds)")
+        print(f"{'':10} {'msg/s':>8} {'p50 ms':>8} {'p99 ms':>8} {'server CPU ms':>14} {'PostgreSQL CPU ms':>18}"
+              f"   (medians of {args.rounds} rounds; CPU a message at saturation)")
         for name, rows in results.items():
-            print(f"{name:10} {statistics.median(r[0] for r in rows):15.0f} "
-                  f"{statistics.median(r[1] for r in rows) * 1000:8.1f} {statistics.median(r[2] for r in rows) * 1000:8.1f}")
+            medians = [statistics.median(r[i] for r in rows) for i in range(5)]
+            print(f"{name:10} {medians[0]:8.0f} {medians[1] * 1000:8.1f} {medians[2] * 1000:8.1f} "
+                  f"{medians[3] * 1000:14.2f} {medians[4] * 1000:18.2f}")
         if "fieldline" in results:
             for other in ("floor", "rapidsms"):
                 if other in results:
