@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import secrets
+import weakref
 from datetime import date
 
 from sqlalchemy import bindparam, exists, func, select
@@ -15,16 +16,13 @@ FIRST_LENGTH = 5
 FILL_LIMIT = 0.5  # move to longer IDs once half the space of a length is used
 
 
+RECOUNT_EVERY = 200  # IDs given out between two counts of those used at a length
+_USED: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()  # per engine: length -> [counted, given since]
+
+
 def new_short_id(session: Session, kind: IdKind) -> str:
     """A fresh ID with a Damm check digit, 5 digits to start, longer as the space fills."""
-    length = FIRST_LENGTH
-    while True:
-        used = session.scalar(
-            select(func.count()).select_from(ShortId).where(func.length(ShortId.value) == length)
-        )
-        if used < shortid.capacity(length) * FILL_LIMIT:
-            break
-        length += 1
+    length = _id_length(session)
     for _ in range(50):
         payload = str(secrets.randbelow(9 * 10 ** (length - 2)) + 10 ** (length - 2))
         value = shortid.make(payload)
@@ -32,6 +30,27 @@ def new_short_id(session: Session, kind: IdKind) -> str:
             return value
         # taken, by us earlier or by a concurrent registration: another
     raise RuntimeError(f"no free short ID of length {length} after 50 tries")
+
+
+def _id_length(session: Session) -> int:
+    """The shortest length whose space is less than half used.
+
+    Counting a length's IDs reads all of them (a million people: a million rows), so it is done
+    once, then again after RECOUNT_EVERY IDs given out by this process; in between the count is
+    the last one plus what this process gave out since. Other processes' IDs are missed until
+    then, which only delays the move to a longer length a little: the space is far from full."""
+    known = _USED.setdefault(session.get_bind(), {})
+    length = FIRST_LENGTH
+    while True:
+        entry = known.get(length)
+        if entry is None or entry[1] >= RECOUNT_EVERY:
+            counted = session.scalar(
+                select(func.count()).select_from(ShortId).where(func.length(ShortId.value) == length))
+            entry = known[length] = [counted, 0]
+        if entry[0] + entry[1] < shortid.capacity(length) * FILL_LIMIT:
+            entry[1] += 1
+            return length
+        length += 1
 
 
 def find_subject(session: Session, short_id: str, expect: type[Household] | type[Person] = Household,

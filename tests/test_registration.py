@@ -242,3 +242,20 @@ def test_ids_grow_a_digit_once_half_the_five_digit_space_is_used(session):
     session.execute(insert(ShortId), [{"value": v, "kind": IdKind.person} for v in used])
     fresh = new_short_id(session, IdKind.household)
     assert len(fresh) == 6 and shortid.is_valid(fresh)
+
+
+def test_the_length_in_use_is_counted_again_after_a_number_of_ids(session, monkeypatch):
+    """The IDs used at a length are counted once, then again after RECOUNT_EVERY given out: IDs
+    others made meanwhile move the length on at the next count."""
+    from sqlalchemy import insert
+
+    from gateway import people
+    from gateway.models import IdKind, ShortId
+
+    monkeypatch.setattr(people, "RECOUNT_EVERY", 3)
+    first = people.new_short_id(session, IdKind.household)
+    assert len(first) == 5
+    used = [shortid.make(str(p)) for p in range(1000, 1000 + shortid.capacity(5) // 2)]
+    session.execute(insert(ShortId), [{"value": v, "kind": IdKind.person} for v in used if v != first])
+    lengths = [len(people.new_short_id(session, IdKind.household)) for _ in range(4)]
+    assert lengths == [5, 5, 6, 6]  # the count taken at the first ID holds for two more
