@@ -409,10 +409,10 @@ async def open_loop(port: int, requests: list[bytes], rate: float, seconds: floa
     return quantile(latencies, 0.50), quantile(latencies, 0.99), latencies[-1], count, client.statuses
 
 
-def cpu_seconds(root: int) -> tuple[float, float]:
+def cpu_seconds(root: int) -> dict[int, tuple[str, float]]:
     """CPU time (user and system) so far of root and its children (a gunicorn master and its
     workers), and of every PostgreSQL process on the machine (the bench's backends, and anything
-    else PostgreSQL does meanwhile: run on an otherwise idle server)."""
+    else PostgreSQL does meanwhile: run on an otherwise idle server); by process id."""
     stats = {}
     for entry in os.listdir("/proc"):
         if entry.isdigit():
@@ -424,10 +424,17 @@ def cpu_seconds(root: int) -> tuple[float, float]:
             fields = rest.split()
             stats[int(entry)] = (comm.partition("(")[2], int(fields[1]), int(fields[11]) + int(fields[12]))
     tick = os.sysconf("SC_CLK_TCK")
-    tree = {root} | {pid for pid, (_, parent, _) in stats.items() if parent == root}
-    server = sum(stats[pid][2] for pid in tree if pid in stats)
-    postgres = sum(ticks for name, _, ticks in stats.values() if name == "postgres")
-    return server / tick, postgres / tick
+    return {pid: ("server" if pid == root or parent == root else "postgres", ticks / tick)
+            for pid, (name, parent, ticks) in stats.items() if pid == root or parent == root or name == "postgres"}
+
+
+def cpu_used(before: dict[int, tuple[str, float]], after: dict[int, tuple[str, float]]) -> tuple[float, float]:
+    """The server's and PostgreSQL's CPU seconds between two readings; a process that ended in
+    between is left out (its last seconds with it), one that started counts from zero."""
+    used = {"server": 0.0, "postgres": 0.0}
+    for pid, (kind, seconds) in after.items():
+        used[kind] += seconds - before.get(pid, (kind, 0.0))[1]
+    return used["server"], used["postgres"]
 
 
 def quantile(ordered: list[float], q: float) -> float:
@@ -511,7 +518,7 @@ def main() -> None:
                     saturate(server.port, requests, args.concurrency, args.seconds))
                 after = cpu_seconds(server.process.pid)
                 answered = sum(statuses.values())
-                cpu = [(b - a) / answered for a, b in zip(before, after)]
+                cpu = [seconds / answered for seconds in cpu_used(before, after)]
                 time.sleep(1)
                 messages = message_mix(population, int(args.rate * args.open_seconds), seed=seed + 50)
                 p50, p99, worst, offered, open_statuses = asyncio.run(
