@@ -1,6 +1,8 @@
 """POST /sms/dev answers in JSON through the same intake as the providers."""
 from __future__ import annotations
 
+import pytest
+
 from tests import factories
 
 
@@ -15,3 +17,17 @@ def test_dev_channel_answers_with_the_outcome(client, session):
 def test_dev_channel_needs_a_sender(client):
     response = client.post("/sms/dev", json={"body": "HELP"})
     assert response.status_code == 400
+
+
+@pytest.mark.parametrize("payload", [
+    {"from": 254712345678, "body": "HELP"}, {"from": ["+254712345678"], "body": "HELP"},
+    {"from": "+254712345678", "body": {"text": "HELP"}}, ["+254712345678", "HELP"], "HELP",
+])
+def test_dev_channel_refuses_json_that_is_no_message(client, session, payload):
+    from sqlalchemy import func, select
+
+    from gateway.models import InboundMessage
+
+    response = client.post("/sms/dev", json=payload)
+    assert response.status_code == 400
+    assert session.scalar(select(func.count()).select_from(InboundMessage)) == 0
