@@ -41,7 +41,7 @@ from sqlalchemy import create_engine, text  # noqa: E402
 
 from bench.running import quiet_field_day, refuse_if_busy, stop_on_sigterm  # noqa: E402
 from bench.webhook import (  # noqa: E402
-    ROOT, Server, ensure_database, make_servers, message_mix, pg_url, prepare_fieldline, saturate,
+    ROOT, Server, field_day, make_servers, message_mix, pg_url, saturate,
     twilio_request, wait_ready,
 )
 
@@ -180,11 +180,7 @@ def main() -> None:
 
     refuse_if_busy(args.database, args.port)
     quiet_field_day()
-    ensure_database(args.database)
-    started = time.perf_counter()
-    population = prepare_fieldline(pg_url(args.database))
-    print(f"field day registered: {len(population.households)} households by {len(population.volunteers)} "
-          f"volunteers in {time.perf_counter() - started:.1f} s", flush=True)
+    population = field_day(args.database)
     redis = Redis.from_url(args.redis_url)
     redis.flushdb()
     drain = Drain(redis)

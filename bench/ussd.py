@@ -42,7 +42,6 @@ import random
 import re
 import sys
 import tempfile
-import time
 from dataclasses import dataclass, field
 from pathlib import Path
 from urllib.parse import urlencode
@@ -53,7 +52,7 @@ from sqlalchemy import create_engine, text  # noqa: E402
 
 from bench.running import quiet_field_day, refuse_if_busy, stop_on_sigterm  # noqa: E402
 from bench.webhook import (  # noqa: E402
-    Client, Population, ensure_database, http_post, make_servers, pg_url, prepare_fieldline, quantile, wait_ready,
+    Client, Population, field_day, http_post, make_servers, pg_url, quantile, wait_ready,
 )
 
 SECRET = "bench-ussd-callback-secret-0123456789"
@@ -368,11 +367,7 @@ def main() -> None:
 
     refuse_if_busy(args.database, args.port)
     quiet_field_day()
-    ensure_database(args.database)
-    started = time.perf_counter()
-    population = prepare_fieldline(pg_url(args.database))
-    print(f"field day registered: {len(population.households)} households by {len(population.volunteers)} "
-          f"volunteers in {time.perf_counter() - started:.1f} s", flush=True)
+    population = field_day(args.database)
     planner = Planner(population, languages_of(args.database), args.seed)
     checker = Checker(planner.pack)
     redis = Redis.from_url(args.redis_url)

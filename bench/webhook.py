@@ -114,6 +114,16 @@ def prepare_fieldline(url: str) -> Population:
     return population
 
 
+def field_day(database: str) -> Population:
+    """database created if need be, emptied and made ready by prepare_fieldline, saying how long."""
+    ensure_database(database)
+    started = time.perf_counter()
+    population = prepare_fieldline(pg_url(database))
+    print(f"field day registered: {len(population.households)} households by {len(population.volunteers)} "
+          f"volunteers in {time.perf_counter() - started:.1f} s", flush=True)
+    return population
+
+
 def message_mix(population: Population, count: int, seed: int) -> list[tuple[str, str, str]]:
     """count (sid, sender, body), about one in ten a retry of an earlier one in the list."""
     rng = random.Random(seed)
@@ -486,11 +496,7 @@ def main() -> None:
     args = parser.parse_args()
     names = [n.strip() for n in args.servers.split(",") if n.strip()]
 
-    ensure_database("fieldline_webhook_bench")  # every server gets the same texts, made of Fieldline's IDs
-    started = time.perf_counter()
-    population = prepare_fieldline(pg_url("fieldline_webhook_bench"))
-    print(f"field day registered: {len(population.households)} households by {len(population.volunteers)} "
-          f"volunteers in {time.perf_counter() - started:.1f} s", flush=True)
+    population = field_day("fieldline_webhook_bench")  # every server gets the same texts, made of its IDs
     from redis import Redis
 
     redis = Redis.from_url(args.redis_url)
