@@ -1,6 +1,7 @@
 """Profile Fieldline's /sms/twilio in one process, as bench/webhook.py loads it: the same field day,
 the same message mix, the same signed form posts, PostgreSQL and Redis, with pyinstrument.
 
+    .venv/bin/pip install -e '.[bench]'     # pyinstrument, once
     .venv/bin/python bench/profile_webhook.py [--messages 3000] [--html profile.html]
 
 Prints the time a message takes (and this process's CPU time of it) without the profiler, then the profile of a second pass.
