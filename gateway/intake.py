@@ -65,6 +65,9 @@ def receive(
 ) -> Outcome:
     """Store the raw message (once per provider id), then answer it. The caller commits.
 
+    A refusal or a failed handler rolls the session's transaction back (see _start_over): give
+    receive a session with nothing of the caller's own pending in it.
+
     STOP and START (or the provider's OptOutType) opt the sender out of or back into every
     message Fieldline sends; they are answered before any parsing."""
     region = runtime.settings.DEFAULT_REGION
