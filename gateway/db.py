@@ -39,13 +39,14 @@ def take_key(session: Session, table: Table, values: dict[str, Any], unique: lis
     insert of the same key waits until the other transaction ends (PostgreSQL's unique index;
     SQLite has one writer at a time)."""
     dialect = session.get_bind().dialect.name
-    statement = _TAKE_KEY.get((dialect, table.name, tuple(unique), tuple(values)))
+    shape = (dialect, table.name, tuple(unique), tuple(values))
+    statement = _TAKE_KEY.get(shape)
     if statement is None:
         insert = pg_insert if dialect == "postgresql" else sqlite_insert
         [key] = table.primary_key.columns
-        statement = (insert(table).values({name: bindparam(name, type_=table.c[name].type) for name in values})
-                     .on_conflict_do_nothing(index_elements=unique).returning(key))
-        _TAKE_KEY[(dialect, table.name, tuple(unique), tuple(values))] = statement
+        statement = _TAKE_KEY[shape] = (
+            insert(table).values({name: bindparam(name, type_=table.c[name].type) for name in values})
+            .on_conflict_do_nothing(index_elements=unique).returning(key))
     return session.execute(statement, values).scalar()
 
 

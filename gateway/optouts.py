@@ -4,9 +4,9 @@ from __future__ import annotations
 from datetime import datetime
 
 from sqlalchemy import delete
-from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
+from .db import take_key
 from .models import OptOut
 from .parsers.normalize import normalize
 
@@ -37,13 +37,8 @@ def is_opted_out(session: Session, phone: str) -> bool:
 
 def opt_out(session: Session, phone: str, *, source: str, at: datetime) -> None:
     """Record that phone wants nothing more; a second STOP keeps the first one's time."""
-    if is_opted_out(session, phone):
-        return
-    try:
-        with session.begin_nested():
-            session.add(OptOut(phone=phone, source=source, opted_out_at=at))
-    except IntegrityError:
-        pass  # another request recorded it at the same moment
+    # one statement; a phone opted out already, or by another request at the same moment, is kept
+    take_key(session, OptOut.__table__, {"phone": phone, "source": source, "opted_out_at": at}, ["phone"])
 
 
 def opt_in(session: Session, phone: str) -> bool:

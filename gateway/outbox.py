@@ -54,11 +54,15 @@ def queue_sms(
         alert_id=alert_id, dedupe_key=dedupe_key, created_at=now, updated_at=now,
     )
     set_status(message, OutgoingStatus.queued, now)
-    try:
-        with session.begin_nested():
-            session.add(message)
-    except IntegrityError:
-        return None  # the same key was queued already, here or by another process
+    if dedupe_key is None:  # nothing to clash with: no savepoint
+        session.add(message)
+        session.flush()
+    else:
+        try:
+            with session.begin_nested():
+                session.add(message)
+        except IntegrityError:
+            return None  # the same key was queued already, here or by another process
     count_outgoing(OutgoingStatus.queued.value)
     enqueue_after_commit(session, runtime.queues, QUEUE_FOR_KIND[kind], SEND_JOB, message.id)
     return message
