@@ -23,6 +23,7 @@ def main() -> None:
     parser.add_argument("--messages", type=int, default=3000)
     parser.add_argument("--redis-url", default="redis://127.0.0.1:6379/11")
     parser.add_argument("--html", help="also write the profile as HTML here")
+    parser.add_argument("--no-profile", action="store_true", help="only the time a message takes")
     args = parser.parse_args()
 
     from pyinstrument import Profiler
@@ -57,6 +58,9 @@ def main() -> None:
     wall, cpu = run(2)
     print(f"{wall * 1000:.2f} ms a message, {cpu * 1000:.2f} ms of it this process's CPU; one thread, "
           f"no profiler ({args.messages} messages)")
+    if args.no_profile:
+        Redis.from_url(args.redis_url).flushdb()
+        return
     profiler = Profiler(interval=0.0005)
     profiler.start()
     run(3)

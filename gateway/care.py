@@ -3,9 +3,10 @@ from __future__ import annotations
 
 from datetime import date, datetime, timedelta
 
-from sqlalchemy import select, update
+from sqlalchemy import bindparam, or_, select, update
 from sqlalchemy.orm import Session
 
+from . import sql
 from .models import DueItem, DueStatus, Report
 from .schedules import Schedule
 
@@ -27,58 +28,77 @@ def start(
         window_end = due_on + spec.after
         if window_end < today:
             continue
-        item = DueItem(
-            schedule=schedule.name, item=spec.item, person_id=person_id, household_id=household_id,
-            volunteer_id=volunteer_id, due_on=due_on, window_start=due_on - spec.before,
-            window_end=window_end,
-        )
-        session.add(item)
-        made.append(item)
-    session.flush()
+        made.append(sql.add(session, DueItem, {
+            "schedule": schedule.name, "item": spec.item, "person_id": person_id, "household_id": household_id,
+            "volunteer_id": volunteer_id, "due_on": due_on, "window_start": due_on - spec.before,
+            "window_end": window_end,
+        }))
     return made
 
 
 def _subject_filter(query, schedules, person_id: int | None, household_id: int | None, statuses):
-    """Narrow a select or update of due items to these statuses, schedules and subject."""
-    query = query.where(DueItem.status.in_(list(statuses)))
+    """Narrow a select or update of due items to these statuses, schedules and subject; the
+    subject's ids are the parameters person_id and household_id."""
+    query = query.where(or_(*(DueItem.status == status for status in statuses)))
     if schedules is not None:
-        query = query.where(DueItem.schedule.in_(list(schedules)))
+        query = query.where(or_(*(DueItem.schedule == name for name in schedules)))
     if person_id is not None:
-        query = query.where(DueItem.person_id == person_id)
+        query = query.where(DueItem.person_id == bindparam("person_id"))
     if household_id is not None:
-        query = query.where(DueItem.household_id == household_id)
+        query = query.where(DueItem.household_id == bindparam("household_id"))
     return query
 
 
-def _open_items(schedules, person_id: int | None, household_id: int | None, statuses=(DueStatus.open,)):
-    return _subject_filter(select(DueItem), schedules, person_id, household_id, statuses)
+_STATEMENTS: dict[tuple, sql.Prepared] = {}
+
+
+def _statement(kind: str, build, schedules, person_id, household_id, statuses) -> sql.Prepared:
+    """The statement of this kind for this shape of subject, schedules and statuses, built once."""
+    shape = (kind, None if schedules is None else tuple(schedules), person_id is not None,
+             household_id is not None, tuple(statuses))
+    statement = _STATEMENTS.get(shape)
+    if statement is None:
+        statement = _STATEMENTS[shape] = sql.Prepared(
+            build(lambda query: _subject_filter(query, schedules, person_id, household_id, statuses)))
+    return statement
+
+
+def _subject(person_id: int | None, household_id: int | None, **more) -> dict:
+    params = {name: value for name, value in (("person_id", person_id), ("household_id", household_id))
+              if value is not None}
+    return {**params, **more}
 
 
 def clear_due(
     session: Session, schedules, report: Report, now: datetime, *, person_id: int | None = None,
     household_id: int | None = None,
-) -> DueItem | None:
-    """Mark done the earliest open item of these schedules whose window holds the report's day.
+) -> int | None:
+    """Mark done the earliest open item of these schedules whose window holds the report's day;
+    its id, or None if none is due.
 
     A muted item is care still due too: given while the person's reminders are off, it is done."""
-    item = session.scalar(
-        _open_items(schedules, person_id, household_id, NOT_CLOSED)
-        .where(DueItem.window_start <= report.reported_on, DueItem.window_end >= report.reported_on)
-        .order_by(DueItem.due_on, DueItem.id)
-        .limit(1)
-    )
-    if item is not None:
-        item.status = DueStatus.done
-        item.cleared_by_report_id = report.id
-        item.closed_at = now
-    return item
+    def build(narrow):
+        earliest = (narrow(select(DueItem.id))
+                    .where(DueItem.window_start <= bindparam("day"), DueItem.window_end >= bindparam("day"))
+                    .order_by(DueItem.due_on, DueItem.id).limit(1).scalar_subquery())
+        return (narrow(update(DueItem)).where(DueItem.id == earliest)
+                .values(status=DueStatus.done, cleared_by_report_id=bindparam("report_id"),
+                        closed_at=bindparam("now", type_=DueItem.closed_at.type))
+                .returning(DueItem.id))
+
+    statement = _statement("clear", build, schedules, person_id, household_id, NOT_CLOSED)
+    cleared = statement.scalar(session, _subject(person_id, household_id, day=report.reported_on,
+                                                 report_id=report.id, now=now))
+    sql.expire_all(session, DueItem)
+    return cleared
 
 
 def next_due(session: Session, schedules, *, person_id: int | None = None,
              household_id: int | None = None) -> DueItem | None:
-    return session.scalar(
-        _open_items(schedules, person_id, household_id).order_by(DueItem.due_on, DueItem.id).limit(1)
-    )
+    statement = _statement(
+        "next", lambda narrow: narrow(select(DueItem.id, DueItem.due_on)).order_by(DueItem.due_on, DueItem.id).limit(1),
+        schedules, person_id, household_id, (DueStatus.open,))
+    return sql.load(session, DueItem, ("id", "due_on"), statement.first(session, _subject(person_id, household_id)))
 
 
 def end_open(
@@ -86,23 +106,23 @@ def end_open(
     household_id: int | None = None, statuses=(DueStatus.open,),
 ) -> int:
     """End open (and, if asked, muted) items: the care is no longer due, and why."""
-    query = _subject_filter(update(DueItem), schedules, person_id, household_id, statuses)
-    result = session.execute(
-        query.values(status=DueStatus.ended, reason=reason[:200], closed_at=now),
-        execution_options={"synchronize_session": "fetch"},
-    )
-    return result.rowcount
+    statement = _statement(
+        "end", lambda narrow: narrow(update(DueItem)).values(
+            status=DueStatus.ended, reason=bindparam("reason"), closed_at=bindparam("now", type_=DueItem.closed_at.type)),
+        schedules, person_id, household_id, statuses)
+    return statement.run(session, _subject(person_id, household_id, reason=reason[:200], now=now), expires=DueItem)
+
+
+_MUTE = sql.Prepared(
+    update(DueItem)
+    .where(DueItem.person_id == bindparam("person_id"), DueItem.status == DueStatus.open)
+    .values(status=DueStatus.muted, reason="reminders off at the person's request",
+            closed_at=bindparam("now", type_=DueItem.closed_at.type)))
 
 
 def mute(session: Session, person_id: int, now: datetime) -> int:
     """OFF: every open item about the person stops; ON may resume them."""
-    result = session.execute(
-        update(DueItem)
-        .where(DueItem.person_id == person_id, DueItem.status == DueStatus.open)
-        .values(status=DueStatus.muted, reason="reminders off at the person's request", closed_at=now),
-        execution_options={"synchronize_session": "fetch"},
-    )
-    return result.rowcount
+    return _MUTE.run(session, {"person_id": person_id, "now": now}, expires=DueItem)
 
 
 def resume(session: Session, person_id: int, today: date) -> int:

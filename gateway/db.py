@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import re
+import time
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any, Iterator
@@ -10,7 +11,10 @@ from sqlalchemy import Connection, Engine, MetaData, Table, bindparam, create_en
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.engine import make_url
+from sqlalchemy.exc import DisconnectionError
 from sqlalchemy.orm import DeclarativeBase, Session, sessionmaker
+
+from .sql import Prepared
 
 NAMING = {
     "ix": "ix_%(column_0_label)s",
@@ -20,6 +24,7 @@ NAMING = {
     "pk": "pk_%(table_name)s",
 }
 CONNECT_TIMEOUT = 3  # seconds to connect to PostgreSQL
+PING_AFTER_IDLE = 1.0  # seconds a pooled connection may sit unused before it is checked
 _UNSTORABLE = re.compile("[\x00\ud800-\udfff]")
 
 
@@ -45,9 +50,9 @@ def take_key(session: Session, table: Table, values: dict[str, Any], unique: lis
         insert = pg_insert if dialect == "postgresql" else sqlite_insert
         [key] = table.primary_key.columns
         statement = _TAKE_KEY[shape] = (
-            insert(table).values({name: bindparam(name, type_=table.c[name].type) for name in values})
-            .on_conflict_do_nothing(index_elements=unique).returning(key))
-    return session.execute(statement, values).scalar()
+            Prepared(insert(table).values({name: bindparam(name, type_=table.c[name].type) for name in values})
+                     .on_conflict_do_nothing(index_elements=unique).returning(key)))
+    return statement.scalar(session, values)
 
 
 _TAKE_KEY: dict[tuple, Any] = {}  # built once a shape: building costs more than running it
@@ -59,8 +64,9 @@ def make_engine(url: str) -> Engine:
     if parsed.get_backend_name() != "sqlite":
         # a database that does not answer fails a request in seconds (503, the provider retries)
         # rather than holding it for the minutes a TCP connect can take
-        return create_engine(url, pool_pre_ping=True, pool_size=10, max_overflow=10,
-                             connect_args={"connect_timeout": CONNECT_TIMEOUT})
+        engine = create_engine(url, pool_size=10, max_overflow=10, connect_args={"connect_timeout": CONNECT_TIMEOUT})
+        _ping_after_idle(engine)
+        return engine
     if parsed.database and parsed.database != ":memory:":
         Path(parsed.database).parent.mkdir(parents=True, exist_ok=True)
     engine = create_engine(url, connect_args={"timeout": 30})
@@ -83,6 +89,29 @@ def make_engine(url: str) -> Engine:
         conn.exec_driver_sql("BEGIN IMMEDIATE")
 
     return engine
+
+
+def _ping_after_idle(engine: Engine) -> None:
+    """Ping a pooled connection before use when it has been idle PING_AFTER_IDLE seconds or more.
+
+    A connection the server dropped (a restart, a failover) is found and replaced before a
+    request uses it, as pool_pre_ping does, but only after a quiet spell: back to back, as under
+    load, a connection was in use moments ago, and a ping would be a round trip a message."""
+    @event.listens_for(engine, "checkin")
+    def _checkin(_dbapi_connection, record):
+        record.info["idle_since"] = time.monotonic()
+
+    @event.listens_for(engine, "checkout")
+    def _checkout(dbapi_connection, record, _proxy):
+        idle_since = record.info.pop("idle_since", None)
+        if idle_since is None or time.monotonic() - idle_since < PING_AFTER_IDLE:
+            return
+        try:
+            alive = engine.dialect.do_ping(dbapi_connection)
+        except engine.dialect.loaded_dbapi.Error:
+            alive = False
+        if not alive:
+            raise DisconnectionError("the server closed the connection")  # the pool opens another
 
 
 class Database:

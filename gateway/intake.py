@@ -5,11 +5,11 @@ import logging
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import bindparam, select
+from sqlalchemy import bindparam, select, update
 from sqlalchemy.exc import DBAPIError, IntegrityError
-from sqlalchemy.orm import Session, make_transient_to_detached
+from sqlalchemy.orm import Session
 
-from . import metrics
+from . import metrics, sql
 from .db import storable, take_key
 from .formpack import Form
 from .handlers import HANDLERS, Context, Refusal, Reply
@@ -76,7 +76,7 @@ def receive(
     except InvalidPhone:
         phone = storable(sender.strip()[:40]) or "unknown"
     provider_id = storable(provider_id)
-    contact = session.scalar(_CONTACT_BY_PHONE, {"phone": phone})
+    contact = sql.load(session, Contact, CONTACT_COLUMNS, _CONTACT_BY_PHONE.first(session, {"phone": phone}))
     message = _store_raw(session, {
         "channel": channel, "provider_id": provider_id, "sender": phone, "receiver": storable(receiver[:40]),
         "body": storable(body), "received_at": runtime.clock.now(), "contact_id": contact.id if contact else None,
@@ -87,36 +87,42 @@ def receive(
         if change is None or not _opt_out_or_in(session, runtime, message, contact, change, from_provider):
             message = _answer(session, runtime, message, contact, body)
     if message is None:  # a retry of a message stored before: the same answer, nothing done again
-        existing = session.scalar(select(InboundMessage).where(
-            InboundMessage.channel == channel, InboundMessage.provider_id == provider_id
-        ))
-        if existing is None or existing.status is None:
+        stored = _STORED.first(session, {"channel": channel, "provider_id": provider_id})
+        if stored is None or stored[2] is None:
             raise StillWriting(provider_id)
-        outcome = Outcome.of(existing, duplicate=True)
+        outcome = Outcome.of(InboundMessage(**dict(zip(OUTCOME_COLUMNS, stored))), duplicate=True)
     else:
+        _SAVE_OUTCOME.run(session, {name: getattr(message, name) for name in OUTCOME_COLUMNS})
         outcome = Outcome.of(message)
     _log_outcome(outcome, channel, phone, provider_id)
     return outcome
 
 
 # statements on every message's path, built once (building one costs about what running it does)
-_CONTACT_BY_PHONE = select(Contact).where(Contact.phone == bindparam("phone"))
+CONTACT_COLUMNS = ("id", "name", "phone", "role", "language", "active")
+_CONTACT_BY_PHONE = sql.Prepared(
+    select(*sql.columns_of(Contact, *CONTACT_COLUMNS)).where(Contact.phone == bindparam("phone")))
 RAW_COLUMNS = ("channel", "provider_id", "sender", "receiver", "body", "received_at", "contact_id")
+OUTCOME_COLUMNS = ("id", "reply", "status", "form", "error", "language", "record_type", "record_id")
+_STORED = sql.Prepared(
+    select(*sql.columns_of(InboundMessage, *OUTCOME_COLUMNS))
+    .where(InboundMessage.channel == bindparam("channel"), InboundMessage.provider_id == bindparam("provider_id")))
+_SAVE_OUTCOME = sql.Prepared(
+    update(InboundMessage).where(InboundMessage.id == bindparam("id"))
+    .values({name: bindparam(name, type_=InboundMessage.__table__.c[name].type) for name in OUTCOME_COLUMNS[1:]}))
 
 
 def _store_raw(session: Session, values: dict[str, Any]) -> InboundMessage | None:
     """Insert the raw message in one statement; None if its provider id is stored already.
 
     A concurrent request with the same provider id waits on the unique index until this
-    transaction ends, then finds the stored message and its reply."""
+    transaction ends, then finds the stored message and its reply. The message is not kept in
+    the session: its outcome is written in one UPDATE when it is known."""
     new_id = take_key(session, InboundMessage.__table__, values, ["channel", "provider_id"])
     if new_id is None:
         return None
-    message = InboundMessage(id=new_id, **values, status=None, error=None, form=None, language=None,
-                             reply=None, record_type=None, record_id=None)
-    make_transient_to_detached(message)  # known to be in the database: changes become one UPDATE
-    session.add(message)
-    return message
+    return InboundMessage(id=new_id, **values, status=None, error=None, form=None, language=None,
+                          reply=None, record_type=None, record_id=None)
 
 
 def _start_over(session: Session, message: InboundMessage) -> InboundMessage | None:
@@ -126,7 +132,6 @@ def _start_over(session: Session, message: InboundMessage) -> InboundMessage | N
     price of a refusal. None if a retry of the message took the provider id meanwhile."""
     values = {name: getattr(message, name) for name in RAW_COLUMNS}
     session.rollback()
-    session.expunge(message)
     return _store_raw(session, values)
 
 

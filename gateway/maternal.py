@@ -3,9 +3,10 @@ from __future__ import annotations
 
 from datetime import date, timedelta
 
-from sqlalchemy import select
+from sqlalchemy import bindparam, select
 from sqlalchemy.orm import Session
 
+from . import sql
 from .models import Birth, Person, Pregnancy, PregnancyStatus
 
 TERM = timedelta(days=280)
@@ -15,16 +16,17 @@ NEONATAL_DAYS = 28
 
 
 def open_pregnancy(session: Session, person_id: int) -> Pregnancy | None:
-    return session.scalar(select(Pregnancy).where(
-        Pregnancy.person_id == person_id, Pregnancy.status == PregnancyStatus.open
-    ))
+    return sql.load(session, Pregnancy, _PREGNANCY_NAMES, _OPEN_PREGNANCY.first(session, {"person_id": person_id}))
+
+
+_PREGNANCY_COLUMNS = sql.columns_of(Pregnancy)
+_PREGNANCY_NAMES = tuple(c.name for c in _PREGNANCY_COLUMNS)
+_OPEN_PREGNANCY = sql.Prepared(select(*_PREGNANCY_COLUMNS).where(
+    Pregnancy.person_id == bindparam("person_id"), Pregnancy.status == PregnancyStatus.open))
 
 
 def start_pregnancy(session: Session, person: Person, lmp: date, report_id: int) -> Pregnancy:
-    pregnancy = Pregnancy(person_id=person.id, lmp=lmp, edd=lmp + TERM, report_id=report_id)
-    session.add(pregnancy)
-    session.flush()
-    return pregnancy
+    return sql.add(session, Pregnancy, {"person_id": person.id, "lmp": lmp, "edd": lmp + TERM, "report_id": report_id})
 
 
 def end_pregnancy(pregnancy: Pregnancy, status: PregnancyStatus, on: date, report_id: int | None) -> None:

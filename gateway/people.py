@@ -5,10 +5,11 @@ import secrets
 import weakref
 from datetime import date
 
-from sqlalchemy import bindparam, exists, func, select
-from sqlalchemy.orm import Session, aliased, joinedload
+from sqlalchemy import bindparam, exists, func, select, update
+from sqlalchemy.orm import Session, aliased
+from sqlalchemy.orm.attributes import set_committed_value
 
-from . import shortid
+from . import shortid, sql
 from .db import take_key
 from .models import Area, AreaKind, Contact, ContactArea, Household, IdKind, Person, Role, ShortId
 
@@ -58,17 +59,30 @@ def find_subject(session: Session, short_id: str, expect: type[Household] | type
     """The household or person an ID names. The kind the form expects is looked for first, so the
     usual case is one query (a person comes with their household, for the area check)."""
     def household() -> Household | None:
-        return session.scalar(_HOUSEHOLD_BY_ID, {"short_id": short_id})
+        return sql.load(session, Household, _HOUSEHOLD_NAMES, _HOUSEHOLD_BY_ID.first(session, {"short_id": short_id}))
 
     def person() -> Person | None:
-        return session.scalar(_PERSON_BY_ID, {"short_id": short_id})
+        row = _PERSON_BY_ID.first(session, {"short_id": short_id})
+        if row is None:
+            return None
+        person = sql.load(session, Person, _PERSON_NAMES, row[:len(_PERSON_NAMES)])
+        set_committed_value(person, "household",
+                            sql.load(session, Household, _HOUSEHOLD_NAMES, row[len(_PERSON_NAMES):]))
+        return person
 
     first, second = (household, person) if expect is Household else (person, household)
     return first() or second()
 
 
-_HOUSEHOLD_BY_ID = select(Household).where(Household.short_id == bindparam("short_id"))
-_PERSON_BY_ID = select(Person).options(joinedload(Person.household)).where(Person.short_id == bindparam("short_id"))
+# a subject is looked up on nearly every message: these run without the ORM's query machinery
+_HOUSEHOLD_COLUMNS = sql.columns_of(Household)
+_HOUSEHOLD_NAMES = tuple(c.name for c in _HOUSEHOLD_COLUMNS)
+_PERSON_COLUMNS = sql.columns_of(Person)
+_PERSON_NAMES = tuple(c.name for c in _PERSON_COLUMNS)
+_HOUSEHOLD_BY_ID = sql.Prepared(select(*_HOUSEHOLD_COLUMNS).where(Household.short_id == bindparam("short_id")))
+_PERSON_BY_ID = sql.Prepared(
+    select(*_PERSON_COLUMNS, *_HOUSEHOLD_COLUMNS).join_from(Person, Household, Person.household_id == Household.id)
+    .where(Person.short_id == bindparam("short_id")))
 
 
 def covered_village_ids(session: Session, contact: Contact) -> set[int]:
@@ -90,7 +104,7 @@ def may_report_on(session: Session, contact: Contact, village_id: int) -> bool:
     One query: is the village, or an area above it, one of the contact's areas."""
     if contact.role is not Role.volunteer:
         return True
-    return bool(session.scalar(_COVERS, {"contact_id": contact.id, "village_id": village_id}))
+    return bool(_COVERS.scalar(session, {"contact_id": contact.id, "village_id": village_id}))
 
 
 def _covers_statement():
@@ -101,46 +115,54 @@ def _covers_statement():
                                  ContactArea.area_id.in_(select(up.c.id))))
 
 
-_COVERS = _covers_statement()  # built once: a statement this size costs more to build than to run
+_COVERS = sql.Prepared(_covers_statement())  # built once: a statement this size costs more to build than to run
 
 
 def home_village(session: Session, contact: Contact) -> Area | None:
     """The first village a contact is assigned to, where their new households go."""
-    link = session.scalar(
-        select(ContactArea)
-        .join(Area, Area.id == ContactArea.area_id)
-        .where(ContactArea.contact_id == contact.id, Area.kind == AreaKind.village)
-        .order_by(ContactArea.position)
-        .limit(1)
-    )
-    return link.area if link else None
+    return sql.load(session, Area, _AREA_NAMES, _HOME_VILLAGE.first(session, {"contact_id": contact.id}))
+
+
+_AREA_NAMES = ("id", "name", "kind", "parent_id")
+_HOME_VILLAGE = sql.Prepared(
+    select(*sql.columns_of(Area, *_AREA_NAMES))
+    .join(ContactArea, Area.id == ContactArea.area_id)
+    .where(ContactArea.contact_id == bindparam("contact_id"), Area.kind == AreaKind.village)
+    .order_by(ContactArea.position)
+    .limit(1))
 
 
 def register_household(session: Session, village: Area, head_name: str, by: Contact) -> Household:
-    household = Household(
-        short_id=new_short_id(session, IdKind.household),
-        village_id=village.id,
-        head_name=head_name,
-        registered_by_id=by.id,
-    )
-    session.add(household)
-    session.flush()
-    return household
+    return sql.add(session, Household, {
+        "short_id": new_short_id(session, IdKind.household),
+        "village_id": village.id,
+        "head_name": head_name,
+        "registered_by_id": by.id,
+    })
 
 
 def register_person(
     session: Session, household: Household, name: str, sex: str, birth_date: date,
     estimated: bool, by: Contact,
 ) -> Person:
-    person = Person(
-        short_id=new_short_id(session, IdKind.person),
-        household_id=household.id,
-        name=name,
-        sex=sex,
-        birth_date=birth_date,
-        birth_date_estimated=estimated,
-        registered_by_id=by.id,
-    )
-    session.add(person)
-    session.flush()
-    return person
+    return sql.add(session, Person, {
+        "short_id": new_short_id(session, IdKind.person),
+        "household_id": household.id,
+        "name": name,
+        "sex": sex,
+        "birth_date": birth_date,
+        "birth_date_estimated": estimated,
+        "registered_by_id": by.id,
+    })
+
+
+def mark_visited(session: Session, household: Household, day: date) -> None:
+    """A visit on day: the household's last visit, unless a later one is known."""
+    if household.last_visit_on is not None and household.last_visit_on >= day:
+        return
+    _VISITED.run(session, {"id": household.id, "day": day})
+    set_committed_value(household, "last_visit_on", day)
+
+
+_VISITED = sql.Prepared(update(Household).where(Household.id == bindparam("id"))
+                        .values(last_visit_on=bindparam("day", type_=Household.last_visit_on.type)))

@@ -26,22 +26,38 @@ def take_message(*, channel: str, provider_id: str, sender: str, receiver: str, 
     reply_by_sms: the provider takes no reply in its answer (Africa's Talking), so the reply is
     queued as an outgoing SMS in the same transaction; a provider's retry queues nothing more."""
     runtime = current_runtime()
+    args = dict(channel=channel, provider_id=provider_id, sender=sender, receiver=receiver, body=body,
+                opt_out_type=opt_out_type)
+    try:
+        try:
+            return _take_once(runtime, reply_by_sms, **args)
+        except DBAPIError as exc:
+            if not exc.connection_invalidated:
+                raise
+            # a pooled connection the server had dropped (it restarted since): the pool opens new
+            # ones now, and the message goes again. Nothing of it was kept; or, if what failed was
+            # the commit after it reached the server, the message is found and answered as a retry.
+            log.warning("database connection lost for a %s message; trying once more", channel)
+        return _take_once(runtime, reply_by_sms, **args)
+    except DBAPIError as exc:
+        log.error("database unavailable for a %s message: %s", channel, type(exc.orig).__name__)
+        raise Unavailable() from None
+    except StillWriting:
+        log.warning("a %s message arrived again while its first delivery was still being stored", channel)
+        raise Unavailable() from None
+
+
+def _take_once(runtime, reply_by_sms: bool, **message) -> Outcome:
     session = runtime.db.session()
     try:
-        outcome = receive(session, runtime, channel=channel, provider_id=provider_id,
-                          sender=sender, receiver=receiver, body=body, opt_out_type=opt_out_type)
+        outcome = receive(session, runtime, **message)
         if reply_by_sms and outcome.reply and not outcome.duplicate:
             _queue_reply(session, runtime, outcome)
         session.commit()
         return outcome
-    except DBAPIError as exc:
+    except BaseException:
         session.rollback()
-        log.error("database unavailable for a %s message: %s", channel, type(exc.orig).__name__)
-        raise Unavailable() from None
-    except StillWriting:
-        session.rollback()
-        log.warning("a %s message arrived again while its first delivery was still being stored", channel)
-        raise Unavailable() from None
+        raise
     finally:
         session.close()
 

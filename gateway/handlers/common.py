@@ -7,6 +7,7 @@ from typing import Any
 from sqlalchemy import select
 
 from ..models import Area, AreaKind, Contact, ContactArea, Household, Person, PersonStatus, Report, Role
+from .. import sql
 from ..parsers import Age
 from ..people import find_subject, may_report_on
 from . import Context, Refusal, Reply
@@ -97,19 +98,16 @@ def add_report(
     ctx: Context, values: dict[str, Any], *, household: Household | None = None,
     person: Person | None = None,
 ) -> Report:
-    report = Report(
-        form=ctx.form.code,
-        values=jsonable(values),
-        sender_id=ctx.sender.id,
-        household_id=household.id if household else (person.household_id if person else None),
-        person_id=person.id if person else None,
-        message_id=ctx.message.id,
-        reported_on=ctx.today,
-        created_at=ctx.runtime.clock.now(),  # the checks and their sweeper count time on this clock
-    )
-    ctx.session.add(report)
-    ctx.session.flush()
-    return report
+    return sql.add(ctx.session, Report, {
+        "form": ctx.form.code,
+        "values": jsonable(values),
+        "sender_id": ctx.sender.id,
+        "household_id": household.id if household else (person.household_id if person else None),
+        "person_id": person.id if person else None,
+        "message_id": ctx.message.id,
+        "reported_on": ctx.today,
+        "created_at": ctx.runtime.clock.now(),  # the checks and their sweeper count time on this clock
+    })
 
 
 def village_name(ctx: Context, village_id: int) -> str:

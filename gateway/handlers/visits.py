@@ -3,6 +3,7 @@ from __future__ import annotations
 
 from .. import care
 from ..parsers import Parsed
+from ..people import mark_visited
 from . import Context, Reply, handler
 from .common import add_report, household_by_id, village_volunteer_id
 
@@ -16,7 +17,7 @@ def record_visit(ctx: Context, parsed: Parsed) -> Reply:
     # a visit before the due one's window opened resets the clock: the old item is replaced
     care.end_open(ctx.session, f"replaced by the visit of {ctx.today.isoformat()}", now,
                   schedules=ctx.form.clears, household_id=household.id)
-    household.last_visit_on = max(household.last_visit_on or ctx.today, ctx.today)
+    mark_visited(ctx.session, household, ctx.today)
     every = ctx.runtime.settings.VISIT_EVERY_DAYS or None
     made = []
     for name in ctx.form.starts:
