@@ -3,7 +3,7 @@ from __future__ import annotations
 
 from datetime import date, datetime, timedelta
 
-from sqlalchemy import bindparam, or_, select, update
+from sqlalchemy import bindparam, false, or_, select, update
 from sqlalchemy.orm import Session
 
 from . import sql
@@ -41,7 +41,7 @@ def _subject_filter(query, schedules, person_id: int | None, household_id: int |
     subject's ids are the parameters person_id and household_id."""
     query = query.where(or_(*(DueItem.status == status for status in statuses)))
     if schedules is not None:
-        query = query.where(or_(*(DueItem.schedule == name for name in schedules)))
+        query = query.where(or_(false(), *(DueItem.schedule == name for name in schedules)))
     if person_id is not None:
         query = query.where(DueItem.person_id == bindparam("person_id"))
     if household_id is not None:
