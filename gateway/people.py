@@ -5,7 +5,7 @@ import secrets
 import weakref
 from datetime import date
 
-from sqlalchemy import bindparam, exists, func, select, update
+from sqlalchemy import Exists, bindparam, func, select, update
 from sqlalchemy.orm import Session, aliased
 from sqlalchemy.orm.attributes import set_committed_value
 
@@ -55,33 +55,68 @@ def _id_length(session: Session) -> int:
 
 
 def find_subject(session: Session, short_id: str, expect: type[Household] | type[Person] = Household,
-                 ) -> Household | Person | None:
+                 reporter: Contact | None = None) -> Household | Person | None:
     """The household or person an ID names. The kind the form expects is looked for first, so the
-    usual case is one query (a person comes with their household, for the area check)."""
-    def household() -> Household | None:
-        return sql.load(session, Household, _HOUSEHOLD_NAMES, _HOUSEHOLD_BY_ID.first(session, {"short_id": short_id}))
+    usual case is one query (a person comes with their household, for the area check). With a
+    reporter, the same query says whether they may report on the subject's village, which
+    may_report_on then answers without a query of its own."""
+    params = {"short_id": short_id, "reporter_id": reporter.id if reporter is not None else None}
 
-    def person() -> Person | None:
-        row = _PERSON_BY_ID.first(session, {"short_id": short_id})
+    def household() -> Household | None:
+        row = _HOUSEHOLD_BY_ID.first(session, params)
         if row is None:
             return None
-        person = sql.load(session, Person, _PERSON_NAMES, row[:len(_PERSON_NAMES)])
-        set_committed_value(person, "household",
-                            sql.load(session, Household, _HOUSEHOLD_NAMES, row[len(_PERSON_NAMES):]))
-        return person
+        found = sql.load(session, Household, _HOUSEHOLD_NAMES, row[:-1])
+        _known_covers(session)[params["reporter_id"], found.village_id] = row[-1]
+        return found
+
+    def person() -> Person | None:
+        row = _PERSON_BY_ID.first(session, params)
+        if row is None:
+            return None
+        found = sql.load(session, Person, _PERSON_NAMES, row[:len(_PERSON_NAMES)])
+        home = sql.load(session, Household, _HOUSEHOLD_NAMES, row[len(_PERSON_NAMES):-1])
+        set_committed_value(found, "household", home)
+        _known_covers(session)[params["reporter_id"], home.village_id] = row[-1]
+        return found
 
     first, second = (household, person) if expect is Household else (person, household)
     return first() or second()
 
 
+def _covers(village_id) -> Exists:
+    """Whether the contact given as the parameter reporter_id works in the village: one of their
+    areas is the village, its township or its district (areas are those three levels deep)."""
+    village, township = aliased(Area), aliased(Area)
+    return (select(ContactArea.area_id)
+            .select_from(village)
+            .outerjoin(township, township.id == village.parent_id)
+            .join(ContactArea, ContactArea.area_id.in_([village.id, village.parent_id, township.parent_id]))
+            .where(village.id == village_id, ContactArea.contact_id == bindparam("reporter_id"))
+            .exists())
+
+
+def _known_covers(session: Session) -> dict:
+    """(reporter id, village id) -> may report, as read with subjects in this transaction."""
+    transaction = session.get_transaction()
+    held = session.info.get(_COVERS_KEY)
+    if held is None or held[0] is not transaction:
+        held = session.info[_COVERS_KEY] = (transaction, {})
+    return held[1]
+
+
+_COVERS_KEY = "fieldline_covers"
 # a subject is looked up on nearly every message: these run without the ORM's query machinery
 _HOUSEHOLD_COLUMNS = sql.columns_of(Household)
 _HOUSEHOLD_NAMES = tuple(c.name for c in _HOUSEHOLD_COLUMNS)
 _PERSON_COLUMNS = sql.columns_of(Person)
 _PERSON_NAMES = tuple(c.name for c in _PERSON_COLUMNS)
-_HOUSEHOLD_BY_ID = sql.Prepared(select(*_HOUSEHOLD_COLUMNS).where(Household.short_id == bindparam("short_id")))
+_HOUSEHOLD_BY_ID = sql.Prepared(
+    select(*_HOUSEHOLD_COLUMNS, _covers(Household.village_id))
+    .where(Household.short_id == bindparam("short_id")))
 _PERSON_BY_ID = sql.Prepared(
-    select(*_PERSON_COLUMNS, *_HOUSEHOLD_COLUMNS).join_from(Person, Household, Person.household_id == Household.id)
+    select(*_PERSON_COLUMNS, *_HOUSEHOLD_COLUMNS, _covers(Household.village_id))
+    .join_from(Person, Household, Person.household_id == Household.id)
     .where(Person.short_id == bindparam("short_id")))
 
 
@@ -99,23 +134,16 @@ def covered_village_ids(session: Session, contact: Contact) -> set[int]:
 
 
 def may_report_on(session: Session, contact: Contact, village_id: int) -> bool:
-    """Volunteers report on their own villages; staff and admins on any.
-
-    One query: is the village, or an area above it, one of the contact's areas."""
+    """Volunteers report on their own villages; staff and admins on any."""
     if contact.role is not Role.volunteer:
         return True
-    return bool(_COVERS.scalar(session, {"contact_id": contact.id, "village_id": village_id}))
+    known = _known_covers(session).get((contact.id, village_id))
+    if known is not None:
+        return bool(known)
+    return bool(_COVERS.scalar(session, {"reporter_id": contact.id, "village_id": village_id}))
 
 
-def _covers_statement():
-    up = select(Area.id, Area.parent_id).where(Area.id == bindparam("village_id")).cte("up", recursive=True)
-    parent = aliased(Area)
-    up = up.union_all(select(parent.id, parent.parent_id).join(up, parent.id == up.c.parent_id))
-    return select(exists().where(ContactArea.contact_id == bindparam("contact_id"),
-                                 ContactArea.area_id.in_(select(up.c.id))))
-
-
-_COVERS = sql.Prepared(_covers_statement())  # built once: a statement this size costs more to build than to run
+_COVERS = sql.Prepared(select(_covers(bindparam("village_id"))))
 
 
 def home_village(session: Session, contact: Contact) -> Area | None:

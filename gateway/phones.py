@@ -1,6 +1,8 @@
 """Phone numbers: one canonical E.164 form wherever a number enters Fieldline."""
 from __future__ import annotations
 
+from functools import lru_cache
+
 import phonenumbers
 
 
@@ -8,6 +10,7 @@ class InvalidPhone(ValueError):
     """A number that cannot be a real phone; the message says why."""
 
 
+@lru_cache(maxsize=4096)  # a roster's numbers come back all day; parsing one costs a message's statement
 def normalize_phone(raw: str, region: str) -> str:
     """'0712 345 678' in KE and '+254712345678' are both '+254712345678'."""
     text = (raw or "").strip()

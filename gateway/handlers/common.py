@@ -14,7 +14,7 @@ from . import Context, Refusal, Reply
 
 
 def household_by_id(ctx: Context, short_id: str) -> Household:
-    subject = find_subject(ctx.session, short_id)
+    subject = find_subject(ctx.session, short_id, reporter=ctx.sender)
     if subject is None:
         raise Refusal("unknown_id", value=short_id)
     if isinstance(subject, Person):
@@ -25,7 +25,7 @@ def household_by_id(ctx: Context, short_id: str) -> Household:
 
 def person_by_id(ctx: Context, short_id: str, *, active: bool = True, any_area: bool = False) -> Person:
     """The person an ID names, in the sender's villages (unless any_area) and alive and here."""
-    subject = find_subject(ctx.session, short_id, expect=Person)
+    subject = find_subject(ctx.session, short_id, expect=Person, reporter=ctx.sender)
     if subject is None:
         raise Refusal("unknown_id", value=short_id)
     if isinstance(subject, Household):
