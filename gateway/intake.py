@@ -198,7 +198,7 @@ def _answer(session: Session, runtime: Runtime, message: InboundMessage, contact
     _finish(message, MessageStatus.accepted, hctx.language,
             render(pack, form, reply.key, hctx.language, reply.values), form=form.code, reply=reply)
     if reply.report_id is not None:
-        enqueue_after_commit(session, runtime.queues, "checks", CHECK_JOB, reply.report_id)
+        enqueue_after_commit(session, runtime.queues, "checks", CHECK_JOB, reply.report_id, batched=True)
     return message
 
 

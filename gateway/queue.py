@@ -35,6 +35,7 @@ class Job:
     func: str  # a dotted path such as 'worker.checks.check_report': gateway/ never imports worker/
     args: tuple
     job_id: str | None = None
+    batched: bool = False  # see RQQueues.add_to_batches
 
     def resolve(self) -> Callable[..., Any]:
         module, _, name = self.func.rpartition(".")
@@ -96,11 +97,77 @@ class RQQueues:
                 self.enqueue(job, pipeline=pipeline)
             pipeline.execute()
 
+    def add_to_batches(self, jobs: list[Job]) -> None:
+        """Jobs of a function that takes one id and runs many times a second (the check of each
+        accepted report). Each id goes on a Redis list for its function, and an RQ job,
+        run_batch, runs the function for the ids on the list in turn. Making and storing an RQ
+        job costs more than the rest of a message's Redis work; this is one round trip, two when
+        no run_batch is waiting already (a flag in Redis says so).
+
+        Nothing waits for ever: run_batch clears the flag before it takes the first id, so an id
+        pushed while it runs is either taken by it or sets the flag anew and enqueues the next
+        run. A run that dies loses the ids it took; the function's sweeper finds their work
+        undone in the database, as it does when Redis is down."""
+        funcs = list(dict.fromkeys(job.func for job in jobs))
+        with self.redis.pipeline() as pipeline:
+            for job in jobs:
+                pipeline.rpush(_batch_key(job.func), *job.args)
+            for func in funcs:
+                pipeline.set(_batch_key(func) + ":waiting", 1, nx=True, ex=BATCH_WAITING_TTL)
+            flags = pipeline.execute()[len(jobs):]
+        for func, newly_set in zip(funcs, flags):
+            if newly_set:
+                self.enqueue_run_batch(func, next(job.queue for job in jobs if job.func == func))
+
+    def enqueue_run_batch(self, func: str, queue: str) -> None:
+        self.enqueue(Job(queue, RUN_BATCH, (func, queue)))
+
     def depths(self) -> dict[str, int]:
         return {name: queue.count for name, queue in self.queues.items()}
 
     def ordered(self) -> list:
         return [self.queues[name] for name in QUEUE_NAMES]
+
+
+RUN_BATCH = "gateway.queue.run_batch"
+BATCH_WAITING_TTL = 600  # seconds; a flag whose run_batch was lost stops holding new ones back
+BATCH_TAKE = 50  # ids taken from Redis at a time
+BATCH_RUN = 500  # ids one run_batch takes at most; then it leaves the rest to the next run
+
+
+def _batch_key(func: str) -> str:
+    return f"fieldline:batch:{func}"
+
+
+def run_batch(func: str, queue: str) -> int:
+    """The RQ job that runs func(id) for the ids waiting in func's batch, each timed, logged and
+    counted as a job of its own; how many ran. One that fails is logged and the rest go on
+    (its sweeper finds it). After BATCH_RUN ids, the next run takes the rest, perhaps on
+    another worker, well inside RQ's time limit for one job."""
+    from .runtime import current_runtime
+
+    queues = current_runtime().queues
+    key = _batch_key(func)
+    queues.redis.delete(key + ":waiting")  # first: an id pushed from now on enqueues another run
+    target = Job(queue, func, ()).resolve()
+    rq_queue = queues.queues[queue].name
+    ran = 0
+    while ran < BATCH_RUN and (ids := queues.redis.lpop(key, min(BATCH_TAKE, BATCH_RUN - ran))):
+        for raw in ids:
+            item = raw.decode("ascii", "replace")
+            started = time.perf_counter()
+            ok = True
+            try:
+                target(int(item))
+            except Exception:
+                log.exception("batched job %s(%s) failed; its sweeper will find it", func, item)
+                ok = False
+            job_done(func, None, (item,), rq_queue, ok, time.perf_counter() - started)
+            ran += 1
+    if ran == BATCH_RUN and queues.redis.llen(key) and queues.redis.set(
+            key + ":waiting", 1, nx=True, ex=BATCH_WAITING_TTL):
+        queues.enqueue_run_batch(func, queue)
+    return ran
 
 
 def make_queues(redis_url: str, require_redis: bool = False):
@@ -136,8 +203,9 @@ def job_done(func: str, job_id: str | None, args: tuple, queue: str, ok: bool, s
 
 
 def enqueue_after_commit(session: Session, queues, queue: str, func: str, *args: Any,
-                         job_id: str | None = None) -> None:
+                         job_id: str | None = None, batched: bool = False) -> None:
     """Enqueue func(*args) once session's transaction has committed; dropped on rollback.
+    batched: func takes one id and runs very often; see RQQueues.add_to_batches.
 
     If Redis is down at that moment the job is logged and left: the cron sweepers find the
     unchecked report or unsent message in the database and enqueue it again."""
@@ -145,13 +213,25 @@ def enqueue_after_commit(session: Session, queues, queue: str, func: str, *args:
     if not event.contains(session, "after_commit", _run_pending):  # once per session, for its life
         event.listen(session, "after_commit", _run_pending)
         event.listen(session, "after_soft_rollback", _drop_pending)
-    pending.append((queues, Job(queue, func, args, job_id)))
+    pending.append((queues, Job(queue, func, args, job_id, batched)))
 
 
 def _run_pending(session: Session) -> None:
     if session.in_nested_transaction():
         return  # only a savepoint was released (after_commit fires for those too): wait for the real commit
     pending = session.info.pop(_PENDING, [])
+    batches: dict[int, tuple[Any, list[Job]]] = {}
+    for queues, job in pending:
+        if job.batched and hasattr(queues, "add_to_batches"):
+            batches.setdefault(id(queues), (queues, []))[1].append(job)
+    for queues, jobs in batches.values():
+        try:
+            queues.add_to_batches(jobs)
+        except RedisError as exc:
+            log.warning("could not enqueue %s for %d id(s) (%s); the sweeper will",
+                        ", ".join(dict.fromkeys(job.func for job in jobs)), len(jobs), type(exc).__name__)
+    if batches:
+        pending = [(queues, job) for queues, job in pending if id(queues) not in batches or not job.batched]
     start = 0
     while start < len(pending):  # a run of jobs for the same queues goes in one call, in order
         queues = pending[start][0]
