@@ -15,7 +15,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from bench.webhook import ACCOUNT, TOKEN, ensure_database, message_mix, pg_url, prepare_fieldline, twilio_request  # noqa: E402
+from bench.webhook import ACCOUNT, TOKEN, field_day, message_mix, pg_url, twilio_request  # noqa: E402
 
 
 def main() -> None:
@@ -31,8 +31,7 @@ def main() -> None:
 
     from gateway import create_app
 
-    ensure_database("fieldline_webhook_bench")
-    population = prepare_fieldline(pg_url("fieldline_webhook_bench"))
+    population = field_day("fieldline_webhook_bench")
     Redis.from_url(args.redis_url).flushdb()
     app = create_app({
         "DATABASE_URL": pg_url("fieldline_webhook_bench"), "REDIS_URL": args.redis_url, "REQUIRE_REDIS": "1",

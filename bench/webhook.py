@@ -119,6 +119,7 @@ def field_day(database: str) -> Population:
     ensure_database(database)
     started = time.perf_counter()
     population = prepare_fieldline(pg_url(database))
+    analyze(pg_url(database))
     print(f"field day registered: {len(population.households)} households by {len(population.volunteers)} "
           f"volunteers in {time.perf_counter() - started:.1f} s", flush=True)
     return population
@@ -233,6 +234,16 @@ def ensure_database(name: str) -> None:
     engine.dispose()
 
 
+def analyze(url: str) -> None:
+    """Table statistics, as autovacuum gathers them within a minute or two of a table's filling:
+    without them PostgreSQL plans a statement on the freshly filled tables as if each held a
+    handful of rows, and a prepared statement's plan can then scan every open due item."""
+    engine = create_engine(url, isolation_level="AUTOCOMMIT")
+    with engine.connect() as conn:
+        conn.exec_driver_sql("ANALYZE")
+    engine.dispose()
+
+
 def reset_schema(url: str) -> None:
     engine = create_engine(url)
     with engine.begin() as conn:
@@ -268,6 +279,7 @@ def make_servers(names: list[str], threads: int, redis_url: str, *, fieldline_po
         engine = create_engine(url)
         metadata.create_all(engine)
         engine.dispose()
+        analyze(url)
         servers.append(Server(
             "floor", 8101, "/sms/twilio", [sys.executable, *gunicorn, "--bind", f"{HOST}:8101", "bench.floor_app:app"],
             {"FLOOR_DATABASE_URL": url, "TWILIO_AUTH_TOKEN": TOKEN, "PUBLIC_URL": f"http://{HOST}:8101"},
@@ -290,6 +302,7 @@ def make_servers(names: list[str], threads: int, redis_url: str, *, fieldline_po
                "RAPIDSMS_DB_NAME": "rapidsms_webhook_bench"}
         subprocess.run([str(python), "-m", "django", "migrate", "--run-syncdb", "-v", "0"],
                        env={**os.environ, **env}, cwd=SITE, check=True)
+        analyze(pg_url("rapidsms_webhook_bench"))
         servers.append(Server(
             "rapidsms", 8103, "/backend/http/", [str(python), *gunicorn, "--bind", f"{HOST}:8103", "wsgi:application"],
             env, SITE, rapidsms_request))
