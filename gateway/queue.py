@@ -109,7 +109,7 @@ class RQQueues:
         run. A run that dies loses the ids it took; the function's sweeper finds their work
         undone in the database, as it does when Redis is down."""
         funcs = list(dict.fromkeys(job.func for job in jobs))
-        with self.redis.pipeline() as pipeline:
+        with self.redis.pipeline(transaction=False) as pipeline:  # in order on one connection is enough
             for job in jobs:
                 pipeline.rpush(_batch_key(job.func), *job.args)
             for func in funcs:

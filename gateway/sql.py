@@ -132,7 +132,8 @@ def load(session: Session, model: type, columns: Sequence[str], row: Sequence[An
     held = session.identity_map.get(identity_key(model, row[0]))
     if held is not None:
         return held
-    obj = model(**dict(zip(columns, row)))
+    obj = model.__mapper__.class_manager.new_instance()  # as the ORM makes what it loads: no __init__
+    obj.__dict__.update(zip(columns, row))
     make_transient_to_detached(obj)  # known to be in the database; unset columns load when read
     session.add(obj)
     return obj
