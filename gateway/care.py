@@ -3,7 +3,7 @@ from __future__ import annotations
 
 from datetime import date, datetime, timedelta
 
-from sqlalchemy import bindparam, false, or_, select, update
+from sqlalchemy import bindparam, case, false, or_, select, update
 from sqlalchemy.orm import Session
 
 from . import sql
@@ -52,7 +52,7 @@ def _subject_filter(query, schedules, person_id: int | None, household_id: int |
 _STATEMENTS: dict[tuple, sql.Prepared] = {}
 
 
-def _statement(kind: str, build, schedules, person_id, household_id, statuses) -> sql.Prepared:
+def _statement(kind: str | tuple, build, schedules, person_id, household_id, statuses) -> sql.Prepared:
     """The statement of this kind for this shape of subject, schedules and statuses, built once."""
     shape = (kind, None if schedules is None else tuple(schedules), person_id is not None,
              household_id is not None, tuple(statuses))
@@ -91,6 +91,33 @@ def clear_due(
                                                  report_id=report.id, now=now))
     sql.expire_all(session, DueItem)
     return cleared
+
+
+def replace_due(
+    session: Session, schedules, report: Report, now: datetime, reason: str, *, person_id: int | None = None,
+    household_id: int | None = None, ending=(DueStatus.open,),
+) -> int | None:
+    """clear_due, then end_open of the same schedules and subject with these statuses, in one
+    statement: care given again (a visit, a resupply) is done if it was due, and what was still
+    to come of it ends, as a new round is started. The cleared item's id, or None."""
+    def build(narrow):
+        earliest = (narrow(select(DueItem.id))
+                    .where(DueItem.window_start <= bindparam("day"), DueItem.window_end >= bindparam("day"))
+                    .order_by(DueItem.due_on, DueItem.id).limit(1).scalar_subquery())
+        fulfilled = DueItem.id == earliest
+        return (narrow(update(DueItem))
+                .where(or_(fulfilled, *(DueItem.status == status for status in ending)))
+                .values(status=case((fulfilled, DueStatus.done.value), else_=DueStatus.ended.value),
+                        cleared_by_report_id=case((fulfilled, bindparam("report_id")), else_=None),
+                        reason=case((fulfilled, None), else_=bindparam("reason")),
+                        closed_at=bindparam("now", type_=DueItem.closed_at.type))
+                .returning(DueItem.id, DueItem.status))
+
+    statement = _statement(("replace", tuple(ending)), build, schedules, person_id, household_id, NOT_CLOSED)
+    rows = statement.all(session, _subject(person_id, household_id, day=report.reported_on, report_id=report.id,
+                                           now=now, reason=reason[:200]))
+    sql.expire_all(session, DueItem)
+    return next((item_id for item_id, status in rows if status is DueStatus.done), None)
 
 
 def next_due(session: Session, schedules, *, person_id: int | None = None,

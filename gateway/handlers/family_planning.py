@@ -15,9 +15,8 @@ def record_fp(ctx: Context, parsed: Parsed) -> Reply:
     quantity = parsed.values.get("quantity", 1)
     report = add_report(ctx, parsed.values, person=person)
     now = ctx.runtime.clock.now()
-    care.clear_due(ctx.session, ctx.form.clears, report, now, person_id=person.id)
-    care.end_open(ctx.session, f"replaced by the supply of {ctx.today.isoformat()}", now,
-                  schedules=ctx.form.clears, person_id=person.id, statuses=care.NOT_CLOSED)
+    care.replace_due(ctx.session, ctx.form.clears, report, now, f"replaced by the supply of {ctx.today.isoformat()}",
+                     person_id=person.id, ending=care.NOT_CLOSED)
     start_schedules(ctx, [ctx.form.options["schedules"][method]], ctx.today, person, units=quantity)
     label = render(ctx.runtime.pack, ctx.form, f"method_{method}", ctx.language, {})
     return Reply(

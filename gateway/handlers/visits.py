@@ -13,10 +13,9 @@ def record_visit(ctx: Context, parsed: Parsed) -> Reply:
     household = household_by_id(ctx, parsed.values["household"])
     report = add_report(ctx, parsed.values, household=household)
     now = ctx.runtime.clock.now()
-    care.clear_due(ctx.session, ctx.form.clears, report, now, household_id=household.id)
     # a visit before the due one's window opened resets the clock: the old item is replaced
-    care.end_open(ctx.session, f"replaced by the visit of {ctx.today.isoformat()}", now,
-                  schedules=ctx.form.clears, household_id=household.id)
+    care.replace_due(ctx.session, ctx.form.clears, report, now, f"replaced by the visit of {ctx.today.isoformat()}",
+                     household_id=household.id)
     mark_visited(ctx.session, household, ctx.today)
     every = ctx.runtime.settings.VISIT_EVERY_DAYS or None
     made = []
