@@ -76,6 +76,8 @@ class Probe:
         from rq.job import Job
         from rq.utils import utcparse
 
+        from .queue import BATCHED, batch_key  # here: the queue module counts jobs in the metrics, which read this one
+
         client = self.client(runtime.settings.REDIS_URL)
         queues = runtime.queues.queues  # purpose -> rq.Queue
         try:
@@ -83,7 +85,11 @@ class Probe:
                 for queue in queues.values():
                     pipe.llen(queue.key)
                     pipe.lindex(queue.key, 0)
+                for name in BATCHED:
+                    pipe.llen(batch_key(name))
                 answers = pipe.execute()
+            batched = dict(zip(BATCHED, answers[2 * len(queues):]))
+            answers = answers[:2 * len(queues)]
             heads = answers[1::2]
             with client.pipeline(transaction=False) as pipe:
                 for head in heads:
@@ -102,7 +108,10 @@ class Probe:
             except ValueError:
                 enqueued = None
             ages[name] = age_seconds(now, enqueued)
-        return QueueState(depths=dict(zip(queues, answers[0::2])), oldest_ages=ages)
+        depths = dict(zip(queues, answers[0::2]))
+        for name, waiting in batched.items():  # a batch's ids wait as jobs of their queue
+            depths[BATCHED[name]] += waiting
+        return QueueState(depths=depths, oldest_ages=ages)
 
 
 def age_seconds(now: datetime, then: datetime | None) -> float | None:

@@ -5,7 +5,8 @@ import logging
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import bindparam, select, update
+from sqlalchemy import bindparam, literal, select, true, update
+from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.exc import DBAPIError, IntegrityError
 from sqlalchemy.orm import Session
 
@@ -76,10 +77,9 @@ def receive(
     except InvalidPhone:
         phone = storable(sender.strip()[:40]) or "unknown"
     provider_id = storable(provider_id)
-    contact = sql.load(session, Contact, CONTACT_COLUMNS, _CONTACT_BY_PHONE.first(session, {"phone": phone}))
-    message = _store_raw(session, {
+    contact, message = _sender_and_raw(session, {
         "channel": channel, "provider_id": provider_id, "sender": phone, "receiver": storable(receiver[:40]),
-        "body": storable(body), "received_at": runtime.clock.now(), "contact_id": contact.id if contact else None,
+        "body": storable(body), "received_at": runtime.clock.now(),
     })
     if message is not None:
         change = opt_out_change(body, opt_out_type)
@@ -112,6 +112,45 @@ _SAVE_OUTCOME = sql.Prepared(
     .values({name: bindparam(name, type_=InboundMessage.__table__.c[name].type) for name in OUTCOME_COLUMNS[1:]}))
 
 
+def _sender_and_raw(session: Session, values: dict[str, Any]) -> tuple[Contact | None, InboundMessage | None]:
+    """The sender's contact, if they are on the roster, and the raw message stored with it (None
+    if its provider id is stored already; see _store_raw). PostgreSQL does both in one round trip;
+    SQLite, in this process, in two statements."""
+    if session.get_bind().dialect.name != "postgresql":
+        contact = sql.load(session, Contact, CONTACT_COLUMNS, _CONTACT_BY_PHONE.first(session, {"phone": values["sender"]}))
+        return contact, _store_raw(session, {**values, "contact_id": contact.id if contact else None})
+    new_id, *row = _SENDER_AND_RAW.first(session, values)
+    contact = sql.load(session, Contact, CONTACT_COLUMNS, row if row[0] is not None else None)
+    values = {**values, "contact_id": contact.id if contact else None}
+    return contact, None if new_id is None else _raw_message(new_id, values)
+
+
+def _sender_and_raw_statement():
+    """WITH sender AS (the contact), raw AS (INSERT .. SELECT .., sender's id .. ON CONFLICT DO
+    NOTHING RETURNING id) SELECT raw's id, sender's columns, one row whether or not either is."""
+    table = InboundMessage.__table__
+    sender = select(*sql.columns_of(Contact, *CONTACT_COLUMNS)).where(Contact.phone == bindparam("sender")).cte("sender")
+    given = [name for name in RAW_COLUMNS if name != "contact_id"]
+    raw = (pg_insert(table)
+           .from_select(given + ["contact_id"],
+                        select(*(bindparam(name, type_=table.c[name].type) for name in given),
+                               select(sender.c.id).scalar_subquery()))
+           .on_conflict_do_nothing(index_elements=["channel", "provider_id"])
+           .returning(table.c.id)
+           .cte("raw"))
+    one = select(literal(1).label("one")).subquery("one")
+    return (select(select(raw.c.id).scalar_subquery(), *sender.c)
+            .select_from(one.outerjoin(sender, true())))
+
+
+_SENDER_AND_RAW = sql.Prepared(_sender_and_raw_statement())
+
+
+def _raw_message(new_id: int, values: dict[str, Any]) -> InboundMessage:
+    return InboundMessage(id=new_id, **values, status=None, error=None, form=None, language=None,
+                          reply=None, record_type=None, record_id=None)
+
+
 def _store_raw(session: Session, values: dict[str, Any]) -> InboundMessage | None:
     """Insert the raw message in one statement; None if its provider id is stored already.
 
@@ -119,10 +158,7 @@ def _store_raw(session: Session, values: dict[str, Any]) -> InboundMessage | Non
     transaction ends, then finds the stored message and its reply. The message is not kept in
     the session: its outcome is written in one UPDATE when it is known."""
     new_id = take_key(session, InboundMessage.__table__, values, ["channel", "provider_id"])
-    if new_id is None:
-        return None
-    return InboundMessage(id=new_id, **values, status=None, error=None, form=None, language=None,
-                          reply=None, record_type=None, record_id=None)
+    return None if new_id is None else _raw_message(new_id, values)
 
 
 def _start_over(session: Session, message: InboundMessage) -> InboundMessage | None:

@@ -109,11 +109,14 @@ class RQQueues:
         run. A run that dies loses the ids it took; the function's sweeper finds their work
         undone in the database, as it does when Redis is down."""
         funcs = list(dict.fromkeys(job.func for job in jobs))
+        undeclared = [job.func for job in jobs if BATCHED.get(job.func) != job.queue]
+        if undeclared:
+            raise ValueError(f"batched jobs must be declared in BATCHED: {undeclared}")
         with self.redis.pipeline(transaction=False) as pipeline:  # in order on one connection is enough
             for job in jobs:
-                pipeline.rpush(_batch_key(job.func), *job.args)
+                pipeline.rpush(batch_key(job.func), *job.args)
             for func in funcs:
-                pipeline.set(_batch_key(func) + ":waiting", 1, nx=True, ex=BATCH_WAITING_TTL)
+                pipeline.set(batch_key(func) + ":waiting", 1, nx=True, ex=BATCH_WAITING_TTL)
             flags = pipeline.execute()[len(jobs):]
         for func, newly_set in zip(funcs, flags):
             if newly_set:
@@ -123,19 +126,33 @@ class RQQueues:
         self.enqueue(Job(queue, RUN_BATCH, (func, queue)))
 
     def depths(self) -> dict[str, int]:
-        return {name: queue.count for name, queue in self.queues.items()}
+        """Jobs waiting in each queue, a batch's waiting ids counted as jobs of its queue."""
+        with self.redis.pipeline(transaction=False) as pipeline:
+            for queue in self.queues.values():
+                pipeline.llen(queue.key)
+            for func in BATCHED:
+                pipeline.llen(batch_key(func))
+            counts = pipeline.execute()
+        depths = dict(zip(self.queues, counts))
+        for func, waiting in zip(BATCHED, counts[len(self.queues):]):
+            depths[BATCHED[func]] += waiting
+        return depths
 
     def ordered(self) -> list:
         return [self.queues[name] for name in QUEUE_NAMES]
 
 
+# functions that take one id and run many times a second, by queue: their ids wait in a Redis list
+# (see RQQueues.add_to_batches), counted in their queue's depth
+BATCHED = {"worker.checks.check_report": "checks"}
 RUN_BATCH = "gateway.queue.run_batch"
 BATCH_WAITING_TTL = 600  # seconds; a flag whose run_batch was lost stops holding new ones back
 BATCH_TAKE = 50  # ids taken from Redis at a time
 BATCH_RUN = 500  # ids one run_batch takes at most; then it leaves the rest to the next run
 
 
-def _batch_key(func: str) -> str:
+def batch_key(func: str) -> str:
+    """The Redis list where func's ids wait."""
     return f"fieldline:batch:{func}"
 
 
@@ -147,7 +164,7 @@ def run_batch(func: str, queue: str) -> int:
     from .runtime import current_runtime
 
     queues = current_runtime().queues
-    key = _batch_key(func)
+    key = batch_key(func)
     queues.redis.delete(key + ":waiting")  # first: an id pushed from now on enqueues another run
     target = Job(queue, func, ()).resolve()
     rq_queue = queues.queues[queue].name

@@ -14,7 +14,7 @@ from sqlalchemy import select
 
 from gateway.intake import CHECK_JOB
 from gateway.models import Alert, AlertKind, PersonStatus, Report, ReportStatus
-from gateway.queue import RUN_BATCH, Job, enqueue_after_commit
+from gateway.queue import RUN_BATCH, Job, batch_key, enqueue_after_commit
 from tests import factories
 from tests.conftest import run_worker
 from tests.helpers import accepted, send
@@ -350,24 +350,21 @@ def test_checks_enqueued_inside_a_savepoint_wait_for_the_outer_commit(runtime):
 
 # -- checks in batches ----------------------------------------------------------------------------
 
-def batch_key() -> str:
-    return f"fieldline:batch:{CHECK_JOB}"
-
-
 def test_accepted_reports_wait_in_one_batch_taken_by_one_job(app, runtime, session, volunteer, woman, caplog):
     checks = runtime.queues.queues["checks"]
     outcomes = [accepted(runtime, volunteer.phone, text)
                 for text in (f"PREG {woman.short_id} 12W", f"ANC {woman.short_id}", "HH Baraka Odhiambo")]
     ids = [report_of(session, o).id for o in outcomes]
     redis = runtime.queues.redis
-    assert [int(i) for i in redis.lrange(batch_key(), 0, -1)] == ids
+    assert [int(i) for i in redis.lrange(batch_key(CHECK_JOB), 0, -1)] == ids
     assert [(job.func_name, job.args) for job in checks.jobs] == [(RUN_BATCH, (CHECK_JOB, "checks"))]
+    assert runtime.queues.depths()["checks"] == 3 + 1  # what /health and /metrics show waiting
 
     caplog.set_level(logging.INFO, logger="gateway.queue")
     run_worker(app)
     for outcome in outcomes:
         assert_clean(report_of(session, outcome))
-    assert redis.llen(batch_key()) == 0 and not redis.exists(batch_key() + ":waiting")
+    assert redis.llen(batch_key(CHECK_JOB)) == 0 and not redis.exists(batch_key(CHECK_JOB) + ":waiting")
     lines = [r.getMessage() for r in caplog.records if r.getMessage().startswith("job check_report(")]
     assert [line.split(")")[0] for line in lines] == [f"job check_report({i}" for i in ids]
 
@@ -395,7 +392,7 @@ def test_an_id_pushed_while_a_run_goes_on_is_taken_by_it_or_by_the_next(app, run
     run_worker(app)
     assert_clean(report_of(session, first))
     assert_clean(report_of(session, pushed[0]))
-    assert runtime.queues.redis.llen(batch_key()) == 0
+    assert runtime.queues.redis.llen(batch_key(CHECK_JOB)) == 0
     assert runtime.queues.queues["checks"].count == 0
 
 
@@ -407,17 +404,17 @@ def test_a_long_batch_is_split_across_runs_and_a_failing_check_does_not_stop_the
     monkeypatch.setattr(queue, "BATCH_TAKE", 1)
     outcomes = [accepted(runtime, volunteer.phone, f"HH Head {n}") for n in range(5)]
     redis = runtime.queues.redis
-    redis.lpush(batch_key(), "not-an-id")
+    redis.lpush(batch_key(CHECK_JOB), "not-an-id")
     caplog.set_level(logging.INFO, logger="gateway.queue")
     with app.app_context():
         assert queue.run_batch(CHECK_JOB, "checks") == 2  # the bad one, then one report; the rest wait
-    assert redis.llen(batch_key()) == 4 and redis.exists(batch_key() + ":waiting")
+    assert redis.llen(batch_key(CHECK_JOB)) == 4 and redis.exists(batch_key(CHECK_JOB) + ":waiting")
     assert [report_of(session, o).checked_at is not None for o in outcomes] == [True, False, False, False, False]
 
     run_worker(app)
     for outcome in outcomes:
         assert_clean(report_of(session, outcome))
-    assert redis.llen(batch_key()) == 0
+    assert redis.llen(batch_key(CHECK_JOB)) == 0
     failed = [r.getMessage() for r in caplog.records if r.getMessage().startswith("job check_report")
               and "failed" in r.getMessage()]
     assert [line.split(" failed")[0] for line in failed] == ["job check_report(not-an-id)"]

@@ -104,7 +104,9 @@ def test_redis_stopped_during_intake_loses_no_message_and_every_report_is_checke
         return n, signed_http_post(to.url, sms(VOLUNTEER, f"HH Head {n}", sid=sid(n, "r")))
 
     answers = [post(n) for n in range(3)]
-    assert runtime.queues.depths()["checks"] == 3  # their checks wait in Redis, and will die with it
+    # their checks wait in Redis, and will die with it: three ids in a batch, and the job that takes them
+    assert runtime.queues.queues["checks"].count == 1
+    assert runtime.queues.depths()["checks"] == 3 + 1
 
     with ThreadPoolExecutor(4) as pool:  # messages keep coming while Redis is stopped
         coming = [pool.submit(post, n) for n in range(3, 23)]

@@ -135,6 +135,19 @@ def test_the_next_visit_clears_the_due_one_and_sets_another(runtime, session, vo
     assert items[1].due_on == date(2026, 11, 29) + timedelta(days=85 + 90)
 
 
+def test_a_visit_before_the_due_one_s_window_replaces_it(runtime, session, volunteer, hh, clock):
+    send(runtime, PHONE, f"V {hh.short_id}")
+    clock.advance(days=30)  # the next visit's window opens two weeks before its day, 90 days on
+    send(runtime, PHONE, f"V {hh.short_id}")
+    session.expire_all()
+    items = session.scalars(select(DueItem).order_by(DueItem.id)).all()
+    assert [(i.status, i.due_on) for i in items] == [
+        (DueStatus.ended, date(2027, 2, 27)), (DueStatus.open, date(2026, 12, 29) + timedelta(days=90))]
+    assert items[0].reason == "replaced by the visit of 2026-12-29"
+    assert items[0].cleared_by_report_id is None and items[0].closed_at is not None
+    assert items[1].cleared_by_report_id is None and items[1].reason is None
+
+
 def test_visit_for_another_household_clears_nothing(runtime, session, volunteer, hh, clock):
     other = factories.household(session, volunteer, head="Otieno")
     send(runtime, PHONE, f"V {hh.short_id}")
