@@ -5,8 +5,8 @@
 Fieldline runs under gunicorn as bench/webhook.py runs it (deploy/gunicorn.conf.py, two gthread
 workers of --threads threads, PostgreSQL database --database made ready by prepare_fieldline's
 field day, Redis at --redis-url, emptied at the start and at the end, the console SMS backend),
-beside one `fieldline worker`: the RQ worker that takes the jobs the webhook enqueues (a check of
-each accepted report, alerts for danger signs). make_worker gives it a SimpleWorker, which runs
+beside one `fieldline worker`: the RQ worker that takes the jobs the webhook enqueues (the checks of
+accepted reports, in batches; alerts for danger signs). make_worker gives it a SimpleWorker, which runs
 each job in its own process instead of forking a work horse for it, so the process measured is
 `fieldline worker` itself; a child it had at a sample would be measured and shown too.
 
@@ -39,7 +39,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from sqlalchemy import create_engine, text  # noqa: E402
 
-from bench.running import quiet_field_day, refuse_if_busy, stop_on_sigterm  # noqa: E402
+from bench.running import add_fieldline_options, quiet_field_day, refuse_if_busy, run, stop_on_sigterm  # noqa: E402
 from bench.webhook import (  # noqa: E402
     ROOT, Server, field_day, make_servers, message_mix, pg_url, saturate,
     twilio_request, wait_ready,
@@ -111,12 +111,16 @@ class Drain:
         from rq import Queue
         from rq.registry import FailedJobRegistry, StartedJobRegistry
 
+        self.redis = redis
         self.queues = [Queue(name, connection=redis) for name in QUEUES]
         self.started = [StartedJobRegistry(queue=q) for q in self.queues]
         self.failed = [FailedJobRegistry(queue=q) for q in self.queues]
 
     def pending(self) -> int:
-        return sum(q.count for q in self.queues) + sum(r.count for r in self.started)
+        from gateway.queue import BATCHED, batch_key
+
+        return (sum(q.count for q in self.queues) + sum(r.count for r in self.started)
+                + sum(self.redis.llen(batch_key(func)) for func in BATCHED))  # checks waiting in their batch
 
     def wait(self, timeout: float, worker: Server) -> float:
         started = time.monotonic()
@@ -163,11 +167,7 @@ def main() -> None:
     parser.add_argument("--threads", type=int, default=4, help="gunicorn threads per worker (default 4)")
     parser.add_argument("--drain-timeout", type=float, default=900,
                         help="seconds to wait for the RQ queues to drain at a sample (default 900)")
-    parser.add_argument("--database", default="fieldline_webhook_bench",
-                        help="PostgreSQL database, emptied and made ready (default fieldline_webhook_bench)")
-    parser.add_argument("--redis-url", default="redis://127.0.0.1:6379/11",
-                        help="Redis database for the jobs, emptied at start and end (default %(default)s)")
-    parser.add_argument("--port", type=int, default=8102, help="Fieldline's port on 127.0.0.1 (default 8102)")
+    add_fieldline_options(parser, redis_for="the jobs")
     args = parser.parse_args()
     if args.messages < 1 or (args.every is not None and args.every < 1):
         parser.error("--messages and --every must be at least 1")
@@ -247,7 +247,4 @@ def main() -> None:
 
 
 if __name__ == "__main__":
-    try:
-        main()
-    except KeyboardInterrupt:
-        sys.exit("interrupted: every process this run started is stopped")
+    run(main)

@@ -5,6 +5,8 @@ from __future__ import annotations
 import logging
 import signal
 import socket
+import sys
+from typing import Callable
 
 from sqlalchemy import create_engine, text
 
@@ -27,6 +29,24 @@ def refuse_if_busy(database: str, port: int) -> None:
             probe.bind((HOST, port))
         except OSError:
             raise SystemExit(f"port {port} is taken: pick another with --port") from None
+
+
+def add_fieldline_options(parser, redis_for: str) -> None:
+    """--database, --redis-url and --port of a script that serves Fieldline on the field day's data."""
+    parser.add_argument("--database", default="fieldline_webhook_bench",
+                        help="PostgreSQL database, emptied and made ready (default fieldline_webhook_bench)")
+    parser.add_argument("--redis-url", default="redis://127.0.0.1:6379/11",
+                        help=f"Redis database for {redis_for}, emptied at start and end (default %(default)s)")
+    parser.add_argument("--port", type=int, default=8102, help="Fieldline's port on 127.0.0.1 (default 8102)")
+
+
+def run(main: Callable[[], None]) -> None:
+    """main(); Ctrl-C (or SIGTERM, see stop_on_sigterm) ends it in one line, main's finally having
+    stopped every process it started."""
+    try:
+        main()
+    except KeyboardInterrupt:
+        sys.exit("interrupted: every process this run started is stopped")
 
 
 def stop_on_sigterm() -> None:

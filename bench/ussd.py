@@ -50,9 +50,9 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from sqlalchemy import create_engine, text  # noqa: E402
 
-from bench.running import quiet_field_day, refuse_if_busy, stop_on_sigterm  # noqa: E402
+from bench.running import add_fieldline_options, quiet_field_day, refuse_if_busy, run, stop_on_sigterm  # noqa: E402
 from bench.webhook import (  # noqa: E402
-    Client, Population, field_day, http_post, make_servers, pg_url, quantile, wait_ready,
+    Client, Population, field_day, http_post, make_servers, on_schedule, pg_url, quantile, wait_ready,
 )
 
 SECRET = "bench-ussd-callback-secret-0123456789"
@@ -285,12 +285,7 @@ async def drive(port: int, planner: Planner, checker: Checker, rate: float, warm
         else:
             state["finished"] += 1
 
-    tasks = []
-    for i in range(count):
-        scheduled = start + i / rate
-        delay = scheduled - loop.time()
-        if delay > 0:
-            await asyncio.sleep(delay)
+    def launch(_i: int, scheduled: float):
         now = loop.time()
         state["lag"] = max(state["lag"], now - scheduled)
         if ready and ready[0][0] <= now:
@@ -298,8 +293,9 @@ async def drive(port: int, planner: Planner, checker: Checker, rate: float, warm
         else:
             session = planner.new()
             state["started"] += 1
-        tasks.append(asyncio.create_task(step(session, session.sent, scheduled)))
-    await asyncio.gather(*tasks)
+        return step(session, session.sent, scheduled)
+
+    await on_schedule(rate, count, start, launch)
     client.close()
     state["midway"] = len(ready)  # still going when the run ended
     return {"timings": timings, "statuses": statuses, **state}
@@ -355,11 +351,7 @@ def main() -> None:
                         help="seconds a volunteer takes to read a screen and answer (default 1,3)")
     parser.add_argument("--threads", type=int, default=4, help="gunicorn threads per worker (default 4)")
     parser.add_argument("--seed", type=int, default=1, help="seed of the sessions drawn (default 1)")
-    parser.add_argument("--database", default="fieldline_webhook_bench",
-                        help="PostgreSQL database, emptied and made ready (default fieldline_webhook_bench)")
-    parser.add_argument("--redis-url", default="redis://127.0.0.1:6379/11",
-                        help="Redis database for jobs and sessions, emptied at start and end (default %(default)s)")
-    parser.add_argument("--port", type=int, default=8102, help="Fieldline's port on 127.0.0.1 (default 8102)")
+    add_fieldline_options(parser, redis_for="jobs and sessions")
     args = parser.parse_args()
     stop_on_sigterm()
 
@@ -422,7 +414,4 @@ def main() -> None:
 
 
 if __name__ == "__main__":
-    try:
-        main()
-    except KeyboardInterrupt:
-        sys.exit("interrupted: every process this run started is stopped")
+    run(main)

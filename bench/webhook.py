@@ -37,6 +37,7 @@ import tempfile
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Awaitable, Callable
 from urllib.parse import urlencode
 
 from sqlalchemy import create_engine, text
@@ -407,6 +408,20 @@ async def saturate(port: int, requests: list[bytes], concurrency: int, seconds: 
     return counted / (end - measure_from), next_index, client.statuses
 
 
+async def on_schedule(rate: float, count: int, start: float, launch: Callable[[int, float], Awaitable]) -> None:
+    """Open loop: start launch(i, scheduled) at its time, start + i / rate, for each of count,
+    whatever became of the ones before; then wait for them all."""
+    loop = asyncio.get_running_loop()
+    tasks = []
+    for i in range(count):
+        scheduled = start + i / rate
+        delay = scheduled - loop.time()
+        if delay > 0:
+            await asyncio.sleep(delay)
+        tasks.append(asyncio.create_task(launch(i, scheduled)))
+    await asyncio.gather(*tasks)
+
+
 async def open_loop(port: int, requests: list[bytes], rate: float, seconds: float):
     """Send at a fixed rate whatever the answers; each latency from its scheduled time."""
     client = Client(port)
@@ -419,14 +434,7 @@ async def open_loop(port: int, requests: list[bytes], rate: float, seconds: floa
         await client.post(request)
         latencies.append(loop.time() - scheduled)
 
-    tasks = []
-    for i in range(count):
-        scheduled = start + i / rate
-        delay = scheduled - loop.time()
-        if delay > 0:
-            await asyncio.sleep(delay)
-        tasks.append(asyncio.create_task(timed(requests[i], scheduled)))
-    await asyncio.gather(*tasks)
+    await on_schedule(rate, count, start, lambda i, scheduled: timed(requests[i], scheduled))
     client.close()
     latencies.sort()
     return quantile(latencies, 0.50), quantile(latencies, 0.99), latencies[-1], count, client.statuses
