@@ -69,6 +69,13 @@ def _subject(person_id: int | None, household_id: int | None, **more) -> dict:
     return {**params, **more}
 
 
+def _earliest_due(narrow):
+    """The id of the earliest item, narrowed as asked, whose window holds the parameter day."""
+    return (narrow(select(DueItem.id))
+            .where(DueItem.window_start <= bindparam("day"), DueItem.window_end >= bindparam("day"))
+            .order_by(DueItem.due_on, DueItem.id).limit(1).scalar_subquery())
+
+
 def clear_due(
     session: Session, schedules, report: Report, now: datetime, *, person_id: int | None = None,
     household_id: int | None = None,
@@ -78,10 +85,7 @@ def clear_due(
 
     A muted item is care still due too: given while the person's reminders are off, it is done."""
     def build(narrow):
-        earliest = (narrow(select(DueItem.id))
-                    .where(DueItem.window_start <= bindparam("day"), DueItem.window_end >= bindparam("day"))
-                    .order_by(DueItem.due_on, DueItem.id).limit(1).scalar_subquery())
-        return (narrow(update(DueItem)).where(DueItem.id == earliest)
+        return (narrow(update(DueItem)).where(DueItem.id == _earliest_due(narrow))
                 .values(status=DueStatus.done, cleared_by_report_id=bindparam("report_id"),
                         closed_at=bindparam("now", type_=DueItem.closed_at.type))
                 .returning(DueItem.id))
@@ -101,10 +105,7 @@ def replace_due(
     statement: care given again (a visit, a resupply) is done if it was due, and what was still
     to come of it ends, as a new round is started. The cleared item's id, or None."""
     def build(narrow):
-        earliest = (narrow(select(DueItem.id))
-                    .where(DueItem.window_start <= bindparam("day"), DueItem.window_end >= bindparam("day"))
-                    .order_by(DueItem.due_on, DueItem.id).limit(1).scalar_subquery())
-        fulfilled = DueItem.id == earliest
+        fulfilled = DueItem.id == _earliest_due(narrow)
         return (narrow(update(DueItem))
                 .where(or_(fulfilled, *(DueItem.status == status for status in ending)))
                 .values(status=case((fulfilled, DueStatus.done.value), else_=DueStatus.ended.value),

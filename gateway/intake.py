@@ -87,10 +87,11 @@ def receive(
         if change is None or not _opt_out_or_in(session, runtime, message, contact, change, from_provider):
             message = _answer(session, runtime, message, contact, body)
     if message is None:  # a retry of a message stored before: the same answer, nothing done again
-        stored = _STORED.first(session, {"channel": channel, "provider_id": provider_id})
-        if stored is None or stored[2] is None:
+        row = _STORED.first(session, {"channel": channel, "provider_id": provider_id})
+        stored = dict(zip(OUTCOME_COLUMNS, row)) if row is not None else None
+        if stored is None or stored["status"] is None:  # its first delivery has not committed yet
             raise StillWriting(provider_id)
-        outcome = Outcome.of(InboundMessage(**dict(zip(OUTCOME_COLUMNS, stored))), duplicate=True)
+        outcome = Outcome.of(InboundMessage(**stored), duplicate=True)
     else:
         _SAVE_OUTCOME.run(session, {name: getattr(message, name) for name in OUTCOME_COLUMNS})
         outcome = Outcome.of(message)

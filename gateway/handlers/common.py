@@ -6,8 +6,8 @@ from typing import Any
 
 from sqlalchemy import select
 
-from ..models import Area, AreaKind, Contact, ContactArea, Household, Person, PersonStatus, Report, Role
 from .. import sql
+from ..models import Area, AreaKind, Contact, ContactArea, Household, Person, PersonStatus, Report, Role
 from ..parsers import Age
 from ..people import find_subject, may_report_on
 from . import Context, Refusal, Reply
