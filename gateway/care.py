@@ -32,7 +32,7 @@ def start(
             "schedule": schedule.name, "item": spec.item, "person_id": person_id, "household_id": household_id,
             "volunteer_id": volunteer_id, "due_on": due_on, "window_start": due_on - spec.before,
             "window_end": window_end,
-        }))
+        }, later=True))
     return made
 
 
@@ -79,31 +79,28 @@ def _earliest_due(narrow):
 def clear_due(
     session: Session, schedules, report: Report, now: datetime, *, person_id: int | None = None,
     household_id: int | None = None,
-) -> int | None:
-    """Mark done the earliest open item of these schedules whose window holds the report's day;
-    its id, or None if none is due.
+) -> None:
+    """Mark done the earliest open item of these schedules whose window holds the report's day,
+    if one is due.
 
     A muted item is care still due too: given while the person's reminders are off, it is done."""
     def build(narrow):
         return (narrow(update(DueItem)).where(DueItem.id == _earliest_due(narrow))
                 .values(status=DueStatus.done, cleared_by_report_id=bindparam("report_id"),
-                        closed_at=bindparam("now", type_=DueItem.closed_at.type))
-                .returning(DueItem.id))
+                        closed_at=bindparam("now", type_=DueItem.closed_at.type)))
 
     statement = _statement("clear", build, schedules, person_id, household_id, NOT_CLOSED)
-    cleared = statement.scalar(session, _subject(person_id, household_id, day=report.reported_on,
-                                                 report_id=report.id, now=now))
-    sql.expire_all(session, DueItem)
-    return cleared
+    statement.later(session, _subject(person_id, household_id, day=report.reported_on, report_id=report.id, now=now),
+                    expires=DueItem)
 
 
 def replace_due(
     session: Session, schedules, report: Report, now: datetime, reason: str, *, person_id: int | None = None,
     household_id: int | None = None, ending=(DueStatus.open,),
-) -> int | None:
+) -> None:
     """clear_due, then end_open of the same schedules and subject with these statuses, in one
     statement: care given again (a visit, a resupply) is done if it was due, and what was still
-    to come of it ends, as a new round is started. The cleared item's id, or None."""
+    to come of it ends, as a new round is started."""
     def build(narrow):
         fulfilled = DueItem.id == _earliest_due(narrow)
         return (narrow(update(DueItem))
@@ -111,14 +108,11 @@ def replace_due(
                 .values(status=case((fulfilled, DueStatus.done.value), else_=DueStatus.ended.value),
                         cleared_by_report_id=case((fulfilled, bindparam("report_id")), else_=None),
                         reason=case((fulfilled, None), else_=bindparam("reason")),
-                        closed_at=bindparam("now", type_=DueItem.closed_at.type))
-                .returning(DueItem.id, DueItem.status))
+                        closed_at=bindparam("now", type_=DueItem.closed_at.type)))
 
     statement = _statement(("replace", tuple(ending)), build, schedules, person_id, household_id, NOT_CLOSED)
-    rows = statement.all(session, _subject(person_id, household_id, day=report.reported_on, report_id=report.id,
-                                           now=now, reason=reason[:200]))
-    sql.expire_all(session, DueItem)
-    return next((item_id for item_id, status in rows if status is DueStatus.done), None)
+    statement.later(session, _subject(person_id, household_id, day=report.reported_on, report_id=report.id,
+                                      now=now, reason=reason[:200]), expires=DueItem)
 
 
 def next_due(session: Session, schedules, *, person_id: int | None = None,
@@ -132,13 +126,13 @@ def next_due(session: Session, schedules, *, person_id: int | None = None,
 def end_open(
     session: Session, reason: str, now: datetime, *, schedules=None, person_id: int | None = None,
     household_id: int | None = None, statuses=(DueStatus.open,),
-) -> int:
+) -> None:
     """End open (and, if asked, muted) items: the care is no longer due, and why."""
     statement = _statement(
         "end", lambda narrow: narrow(update(DueItem)).values(
             status=DueStatus.ended, reason=bindparam("reason"), closed_at=bindparam("now", type_=DueItem.closed_at.type)),
         schedules, person_id, household_id, statuses)
-    return statement.run(session, _subject(person_id, household_id, reason=reason[:200], now=now), expires=DueItem)
+    statement.later(session, _subject(person_id, household_id, reason=reason[:200], now=now), expires=DueItem)
 
 
 _MUTE = sql.Prepared(
@@ -148,9 +142,9 @@ _MUTE = sql.Prepared(
             closed_at=bindparam("now", type_=DueItem.closed_at.type)))
 
 
-def mute(session: Session, person_id: int, now: datetime) -> int:
+def mute(session: Session, person_id: int, now: datetime) -> None:
     """OFF: every open item about the person stops; ON may resume them."""
-    return _MUTE.run(session, {"person_id": person_id, "now": now}, expires=DueItem)
+    _MUTE.later(session, {"person_id": person_id, "now": now}, expires=DueItem)
 
 
 def resume(session: Session, person_id: int, today: date) -> int:

@@ -14,7 +14,7 @@ from sqlalchemy.engine import make_url
 from sqlalchemy.exc import DisconnectionError
 from sqlalchemy.orm import DeclarativeBase, Session, sessionmaker
 
-from .sql import Prepared
+from .sql import Prepared, open_pipeline
 
 NAMING = {
     "ix": "ix_%(column_0_label)s",
@@ -66,6 +66,7 @@ def make_engine(url: str) -> Engine:
         # rather than holding it for the minutes a TCP connect can take
         engine = create_engine(url, pool_size=10, max_overflow=10, connect_args={"connect_timeout": CONNECT_TIMEOUT})
         _ping_after_idle(engine)
+        _results_in_pipeline(engine)
         return engine
     if parsed.database and parsed.database != ":memory:":
         Path(parsed.database).parent.mkdir(parents=True, exist_ok=True)
@@ -114,6 +115,16 @@ def _ping_after_idle(engine: Engine) -> None:
             raise DisconnectionError("the server closed the connection")  # the pool opens another
 
 
+def _results_in_pipeline(engine: Engine) -> None:
+    """A statement SQLAlchemy runs inside sql.pipelined() gets its result before SQLAlchemy reads
+    it (the ORM reads RETURNING rows and counts at once): the pipeline is synced after it."""
+    @event.listens_for(engine, "after_cursor_execute")
+    def _sync(_conn, cursor, *_args):
+        pipeline = open_pipeline(cursor.connection)
+        if pipeline is not None:
+            pipeline.sync()
+
+
 class Database:
     """Holds the engine and the session factory; tests may bind it to one outer transaction."""
 
@@ -137,6 +148,25 @@ class Database:
 
     def session(self) -> Session:
         return self.sessionmaker()
+
+    @contextmanager
+    def held_session(self) -> Iterator[Session]:
+        """A session that keeps one pooled connection from start to end, through its commits
+        and rollbacks (a plain session hands it back at each): what sql.pipelined() puts in
+        pipeline mode stays this session's. The caller commits."""
+        if self.sessionmaker.kw.get("bind") is not self.engine:  # bound to a test's connection
+            session = self.sessionmaker()
+            try:
+                yield session
+            finally:
+                session.close()
+            return
+        with self.engine.connect() as connection:
+            session = Session(bind=connection, expire_on_commit=False)
+            try:
+                yield session
+            finally:
+                session.close()
 
     @contextmanager
     def session_scope(self) -> Iterator[Session]:

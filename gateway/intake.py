@@ -93,7 +93,7 @@ def receive(
             raise StillWriting(provider_id)
         outcome = Outcome.of(InboundMessage(**stored), duplicate=True)
     else:
-        _SAVE_OUTCOME.run(session, {name: getattr(message, name) for name in OUTCOME_COLUMNS})
+        _SAVE_OUTCOME.later(session, {name: getattr(message, name) for name in OUTCOME_COLUMNS})
         outcome = Outcome.of(message)
     _log_outcome(outcome, channel, phone, provider_id)
     return outcome

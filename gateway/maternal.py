@@ -26,7 +26,7 @@ _OPEN_PREGNANCY = sql.Prepared(select(*_PREGNANCY_COLUMNS).where(
 
 
 def start_pregnancy(session: Session, person: Person, lmp: date, report_id: int) -> Pregnancy:
-    return sql.add(session, Pregnancy, {"person_id": person.id, "lmp": lmp, "edd": lmp + TERM, "report_id": report_id})
+    return sql.add(session, Pregnancy, {"person_id": person.id, "lmp": lmp, "edd": lmp + TERM, "report_id": report_id}, later=True)
 
 
 def end_pregnancy(pregnancy: Pregnancy, status: PregnancyStatus, on: date, report_id: int | None) -> None:

@@ -40,7 +40,7 @@ def _id_length(session: Session) -> int:
     once, then again after RECOUNT_EVERY IDs given out by this process; in between the count is
     the last one plus what this process gave out since. Other processes' IDs are missed until
     then, which only delays the move to a longer length a little: the space is far from full."""
-    known = _USED.setdefault(session.get_bind(), {})
+    known = _USED.setdefault(session.get_bind().engine, {})
     length = FIRST_LENGTH
     while True:
         entry = known.get(length)
@@ -166,7 +166,7 @@ def register_household(session: Session, village: Area, head_name: str, by: Cont
         "village_id": village.id,
         "head_name": head_name,
         "registered_by_id": by.id,
-    })
+    }, later=True)
 
 
 def register_person(
@@ -181,14 +181,14 @@ def register_person(
         "birth_date": birth_date,
         "birth_date_estimated": estimated,
         "registered_by_id": by.id,
-    })
+    }, later=True)
 
 
 def mark_visited(session: Session, household: Household, day: date) -> None:
     """A visit on day: the household's last visit, unless a later one is known."""
     if household.last_visit_on is not None and household.last_visit_on >= day:
         return
-    _VISITED.run(session, {"id": household.id, "day": day})
+    _VISITED.later(session, {"id": household.id, "day": day})
     set_committed_value(household, "last_visit_on", day)
 
 

@@ -11,13 +11,21 @@ connection_invalidated), as if SQLAlchemy had run the statement.
 What the session holds stays true: pending ORM changes are flushed before a statement runs (as
 autoflush would), rows come back as ORM objects in the session's identity map when asked
 (`load`), and objects of a table an UPDATE touched are expired (`run(..., expires=Model)`).
+
+On PostgreSQL a message's statements can share round trips (`pipelined`): in psycopg's pipeline
+mode a write whose result nobody reads (`later`, `add(..., later=True)`) is sent with the next
+statement that is read, or at the end of the block, not on its own. A message that made eight
+round trips (BEGIN, six statements, COMMIT) makes four. Statements SQLAlchemy runs itself inside
+the block still wait for their results, as outside it.
 """
 from __future__ import annotations
 
+import weakref
+from contextlib import contextmanager
 from dataclasses import dataclass
-from typing import Any, Callable, Sequence
+from typing import Any, Callable, Iterator, Sequence
 
-from sqlalchemy import Table, bindparam, insert
+from sqlalchemy import Table, bindparam, func, insert, select
 from sqlalchemy.engine import Dialect
 from sqlalchemy.orm import Session, make_transient_to_detached
 from sqlalchemy.orm.util import identity_key
@@ -59,8 +67,8 @@ class Prepared:
             plan = self._plans[dialect.name] = _compile(self.statement, dialect)
         return plan
 
-    def execute(self, session: Session, params: dict[str, Any] | None = None):
-        """(plan, cursor) after running the statement in the session's transaction."""
+    def _execute(self, session: Session, params: dict[str, Any] | None, take: Callable) -> Any:
+        """Run the statement in the session's transaction; what take(cursor, pipeline) makes of it."""
         if session.new or session.dirty or session.deleted:
             session.flush()  # as autoflush would before a query: the statement sees the session's changes
         connection = session.connection()
@@ -70,19 +78,19 @@ class Prepared:
         cursor = driver.cursor()
         try:
             cursor.execute(plan.sql, values)
+            return plan, take(cursor, open_pipeline(driver))
         except connection.dialect.loaded_dbapi.Error as exc:
             # SQLAlchemy's own handling: the same exception classes, and a dead connection (and
-            # the pool's others, opened before it) invalidated so the next checkout opens anew
+            # the pool's others, opened before it) invalidated so the next checkout opens anew.
+            # In a pipeline the error may be an earlier write's, sent with this statement.
             connection._handle_dbapi_exception(exc, plan.sql, values, cursor, None)
-        return plan, cursor
 
     def all(self, session: Session, params: dict[str, Any] | None = None) -> list[tuple]:
-        plan, cursor = self.execute(session, params)
-        return [plan.row(raw) for raw in cursor.fetchall()]
+        plan, rows = self._execute(session, params, lambda cursor, _: cursor.fetchall())
+        return [plan.row(raw) for raw in rows]
 
     def first(self, session: Session, params: dict[str, Any] | None = None) -> tuple | None:
-        plan, cursor = self.execute(session, params)
-        raw = cursor.fetchone()
+        plan, raw = self._execute(session, params, lambda cursor, _: cursor.fetchone())
         return None if raw is None else plan.row(raw)
 
     def scalar(self, session: Session, params: dict[str, Any] | None = None) -> Any:
@@ -92,10 +100,62 @@ class Prepared:
     def run(self, session: Session, params: dict[str, Any] | None = None, *, expires: type | None = None) -> int:
         """Run an UPDATE or DELETE; the rows it touched. Objects of class expires in the session
         are expired, so that they are read again rather than trusted."""
-        _, cursor = self.execute(session, params)
+        _, count = self._execute(session, params, _rowcount)
         if expires is not None:
             expire_all(session, expires)
-        return cursor.rowcount
+        return count
+
+    def later(self, session: Session, params: dict[str, Any] | None = None, *, expires: type | None = None) -> None:
+        """Run a write whose result is not needed: in a pipeline, it goes with the next round
+        trip (its error, if any, is raised there); elsewhere, now."""
+        self._execute(session, params, _nothing)
+        if expires is not None:
+            expire_all(session, expires)
+
+
+def _rowcount(cursor, pipeline) -> int:
+    if pipeline is not None:
+        pipeline.sync()  # the count comes with the result
+    return cursor.rowcount
+
+
+def _nothing(_cursor, _pipeline) -> None:
+    return None
+
+
+# -- pipelines (PostgreSQL) ----------------------------------------------------------------------
+
+_PIPELINES: dict[int, tuple[Any, Any]] = {}  # id of a driver connection: (it, its open pipeline)
+
+
+def open_pipeline(driver_connection) -> Any:
+    """The pipeline a psycopg connection is in, if pipelined() opened one; else None."""
+    held = _PIPELINES.get(id(driver_connection))
+    return held[1] if held is not None and held[0] is driver_connection else None
+
+
+@contextmanager
+def pipelined(session: Session, enabled: bool = True) -> Iterator[None]:
+    """Run the block's statements in psycopg's pipeline mode on PostgreSQL (elsewhere, or when not
+    enabled, as usual). Writes sent with later() are on the server when the block ends; an error
+    of one is raised by then at the latest, as SQLAlchemy's exception. Commit after the block."""
+    if not enabled or session.get_bind().dialect.name != "postgresql":
+        yield
+        return
+    connection = session.connection()
+    driver = connection.connection.driver_connection
+    if open_pipeline(driver) is not None:
+        yield
+        return
+    try:
+        with driver.pipeline() as pipeline:
+            _PIPELINES[id(driver)] = (driver, pipeline)
+            try:
+                yield
+            finally:
+                _PIPELINES.pop(id(driver), None)
+    except connection.dialect.loaded_dbapi.Error as exc:  # the last writes' error, met on leaving
+        connection._handle_dbapi_exception(exc, "(pipeline sync)", None, None, None)
 
 
 def expire_all(session: Session, model: type) -> None:
@@ -152,10 +212,14 @@ def columns_of(model: type, *names: str) -> tuple:
 _INSERTS: dict[tuple, Prepared] = {}
 
 
-def add(session: Session, model: type, values: dict[str, Any]) -> Any:
+def add(session: Session, model: type, values: dict[str, Any], *, later: bool = False) -> Any:
     """INSERT one row of model with values (and each column's Python default), in one statement;
-    the new object, in the session as if it had been flushed."""
+    the new object, in the session as if it had been flushed.
+
+    later: in a pipeline, the row's id is taken from a block this process holds of its table's
+    sequence and the INSERT is sent with the next round trip (see Prepared.later)."""
     table: Table = model.__table__
+    [key] = table.primary_key.columns
     row = dict(values)
     for column in table.c:
         if column.name not in row and column.default is not None and not column.primary_key:
@@ -164,13 +228,48 @@ def add(session: Session, model: type, values: dict[str, Any]) -> Any:
                 row[column.name] = default.arg
             elif default.is_callable:
                 row[column.name] = default.arg(None)
-    shape = (table.name, tuple(row))
+    if later and _in_pipeline(session):
+        row = {key.name: _next_id(session, table), **row}
+        _insert(table, row, returning=False).later(session, row)
+        return load(session, model, tuple(row), tuple(row.values()))
+    new_id = _insert(table, row, returning=True).scalar(session, row)
+    return load(session, model, (key.name, *row), (new_id, *row.values()))
+
+
+def _insert(table: Table, row: dict[str, Any], returning: bool) -> Prepared:
+    shape = (table.name, tuple(row), returning)
     statement = _INSERTS.get(shape)
     if statement is None:
+        made = insert(table).values({name: bindparam(name, type_=table.c[name].type) for name in row})
+        if returning:
+            [key] = table.primary_key.columns
+            made = made.returning(key)
+        statement = _INSERTS[shape] = Prepared(made)
+    return statement
+
+
+def _in_pipeline(session: Session) -> bool:
+    return bool(_PIPELINES) and open_pipeline(session.connection().connection.driver_connection) is not None
+
+
+ID_BLOCK = 32  # ids a process takes from a table's sequence at once, for rows it inserts later()
+_IDS: "weakref.WeakKeyDictionary[Any, dict[str, list[int]]]" = weakref.WeakKeyDictionary()  # engine: table: ids
+_TAKE_IDS = Prepared(
+    select(func.nextval(func.pg_get_serial_sequence(bindparam("table"), bindparam("column"))))
+    .select_from(func.generate_series(1, ID_BLOCK)))
+
+
+def _next_id(session: Session, table: Table) -> int:
+    """An id for a new row of table, from this process's block of its sequence (PostgreSQL).
+
+    The sequence gives each id once, whoever asks, so ids taken here are never given to another
+    row; ids of a block left unused are a gap, as a rolled-back insert leaves one."""
+    held = _IDS.setdefault(session.get_bind().engine, {}).setdefault(table.name, [])
+    try:
+        return held.pop()
+    except IndexError:
         [key] = table.primary_key.columns
-        statement = _INSERTS[shape] = Prepared(
-            insert(table).values({name: bindparam(name, type_=table.c[name].type) for name in row})
-            .returning(key))
-    new_id = statement.scalar(session, row)
-    [key] = table.primary_key.columns
-    return load(session, model, (key.name, *row), (new_id, *row.values()))
+        taken = [value for (value,) in _TAKE_IDS.all(session, {"table": table.name, "column": key.name})]
+        taken.reverse()  # popped lowest first
+        held.extend(taken[:-1])
+        return taken[-1]

@@ -6,6 +6,7 @@ import logging
 from flask import Response
 from sqlalchemy.exc import DBAPIError
 
+from .. import sql
 from ..intake import Outcome, StillWriting, receive
 from ..models import InboundMessage, OutgoingKind
 from ..outbox import queue_sms
@@ -29,16 +30,7 @@ def take_message(*, channel: str, provider_id: str, sender: str, receiver: str, 
     args = dict(channel=channel, provider_id=provider_id, sender=sender, receiver=receiver, body=body,
                 opt_out_type=opt_out_type)
     try:
-        try:
-            return _take_once(runtime, reply_by_sms, **args)
-        except DBAPIError as exc:
-            if not exc.connection_invalidated:
-                raise
-            # a pooled connection the server had dropped (it restarted since): the pool opens new
-            # ones now, and the message goes again. Nothing of it was kept; or, if what failed was
-            # the commit after it reached the server, the message is found and answered as a retry.
-            log.warning("database connection lost for a %s message; trying once more", channel)
-        return _take_once(runtime, reply_by_sms, **args)
+        return _take_again_if_lost(runtime, reply_by_sms, args)
     except DBAPIError as exc:
         log.error("database unavailable for a %s message: %s", channel, type(exc.orig).__name__)
         raise Unavailable() from None
@@ -47,19 +39,38 @@ def take_message(*, channel: str, provider_id: str, sender: str, receiver: str, 
         raise Unavailable() from None
 
 
-def _take_once(runtime, reply_by_sms: bool, **message) -> Outcome:
-    session = runtime.db.session()
+def _take_again_if_lost(runtime, reply_by_sms: bool, args: dict) -> Outcome:
     try:
-        outcome = receive(session, runtime, **message)
-        if reply_by_sms and outcome.reply and not outcome.duplicate:
-            _queue_reply(session, runtime, outcome)
-        session.commit()
-        return outcome
-    except BaseException:
-        session.rollback()
-        raise
-    finally:
-        session.close()
+        return _take_once(runtime, reply_by_sms, **args)
+    except DBAPIError as exc:
+        if exc.connection_invalidated:
+            # a pooled connection the server had dropped (it restarted since): the pool opens new
+            # ones now, and the message goes again. Nothing of it was kept; or, if what failed was
+            # the commit after it reached the server, the message is found and answered as a retry.
+            log.warning("database connection lost for a %s message; trying once more", args["channel"])
+            return _take_once(runtime, reply_by_sms, **args)
+        if runtime.db.is_sqlite:
+            raise
+        # a write sent ahead in the pipeline failed (a broken constraint, say) after the handler
+        # had returned: nothing of the message was kept. It goes once more a statement at a time,
+        # where the handler meets the error itself and the message is kept as failed.
+        log.warning("a %s message's writes failed in the pipeline (%s); trying once more without it",
+                    args["channel"], type(exc.orig).__name__)
+        return _take_once(runtime, reply_by_sms, pipelined=False, **args)
+
+
+def _take_once(runtime, reply_by_sms: bool, pipelined: bool = True, **message) -> Outcome:
+    with runtime.db.held_session() as session:
+        try:
+            with sql.pipelined(session, enabled=pipelined):
+                outcome = receive(session, runtime, **message)
+                if reply_by_sms and outcome.reply and not outcome.duplicate:
+                    _queue_reply(session, runtime, outcome)
+            session.commit()
+            return outcome
+        except BaseException:
+            session.rollback()
+            raise
 
 
 def _queue_reply(session, runtime, outcome: Outcome) -> None:

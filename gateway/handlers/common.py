@@ -107,7 +107,7 @@ def add_report(
         "message_id": ctx.message.id,
         "reported_on": ctx.today,
         "created_at": ctx.runtime.clock.now(),  # the checks and their sweeper count time on this clock
-    })
+    }, later=True)
 
 
 def village_name(ctx: Context, village_id: int) -> str:
