@@ -115,13 +115,17 @@ def _ping_after_idle(engine: Engine) -> None:
             raise DisconnectionError("the server closed the connection")  # the pool opens another
 
 
+_NOTHING_TO_READ = ("SAVEPOINT", "RELEASE SAVEPOINT", "ROLLBACK TO SAVEPOINT")
+
+
 def _results_in_pipeline(engine: Engine) -> None:
     """A statement SQLAlchemy runs inside sql.pipelined() gets its result before SQLAlchemy reads
-    it (the ORM reads RETURNING rows and counts at once): the pipeline is synced after it."""
+    it (the ORM reads RETURNING rows and counts at once): the pipeline is synced after it.
+    Savepoints, whose results SQLAlchemy does not read, go with the next round trip."""
     @event.listens_for(engine, "after_cursor_execute")
-    def _sync(_conn, cursor, *_args):
+    def _sync(_conn, cursor, statement, *_args):
         pipeline = open_pipeline(cursor.connection)
-        if pipeline is not None:
+        if pipeline is not None and not statement.startswith(_NOTHING_TO_READ):
             pipeline.sync()
 
 

@@ -5,7 +5,7 @@ import logging
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import bindparam, literal, select, true, update
+from sqlalchemy import bindparam, literal, select, text, true, update
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.exc import DBAPIError, IntegrityError
 from sqlalchemy.orm import Session
@@ -66,8 +66,9 @@ def receive(
 ) -> Outcome:
     """Store the raw message (once per provider id), then answer it. The caller commits.
 
-    A refusal or a failed handler rolls the session's transaction back (see _start_over): give
-    receive a session with nothing of the caller's own pending in it.
+    A refusal undoes what the handler wrote (a savepoint) and forgets the session's objects; a
+    failed handler rolls the session's transaction back (see _start_over): give receive a
+    session with nothing of the caller's own pending in it.
 
     STOP and START (or the provider's OptOutType) opt the sender out of or back into every
     message Fieldline sends; they are answered before any parsing."""
@@ -162,11 +163,15 @@ def _store_raw(session: Session, values: dict[str, Any]) -> InboundMessage | Non
     return None if new_id is None else _raw_message(new_id, values)
 
 
-def _start_over(session: Session, message: InboundMessage) -> InboundMessage | None:
-    """Undo what a handler wrote before it refused or failed: roll back, store the raw message again.
+# a handler writes after a savepoint: a refusal undoes what it wrote and keeps the raw message
+# (in a pipeline, without a round trip of its own). It is not released: the commit ends it.
+_HANDLING = sql.Prepared(text("SAVEPOINT handling"))
+_UNDO_HANDLING = sql.Prepared(text("ROLLBACK TO SAVEPOINT handling"))
 
-    The usual answer runs without a savepoint (two round trips less a message); this is the
-    price of a refusal. None if a retry of the message took the provider id meanwhile."""
+
+def _start_over(session: Session, message: InboundMessage) -> InboundMessage | None:
+    """Undo what a failed handler wrote: roll back, store the raw message again. None if a retry
+    of the message took the provider id meanwhile."""
     values = {name: getattr(message, name) for name in RAW_COLUMNS}
     session.rollback()
     return _store_raw(session, values)
@@ -217,14 +222,15 @@ def _answer(session: Session, runtime: Runtime, message: InboundMessage, contact
         return message
     hctx = Context(session=session, runtime=runtime, sender=contact, message=message, form=form,
                    language=lang, today=today)
+    _HANDLING.later(session)
     try:
         reply = HANDLERS[form.handler](hctx, parsed)
     except Refusal as refusal:
-        message = _start_over(session, message)
-        if message is not None:
-            values = {k: echo(v) if k == "value" else v for k, v in refusal.values.items()}
-            _finish(message, MessageStatus.rejected, lang, render_refusal(pack, form, refusal.reason, lang, values),
-                    error=refusal.code, form=form.code)
+        _UNDO_HANDLING.later(session)
+        session.expunge_all()  # what the handler read or changed may be undone: none of it is kept
+        values = {k: echo(v) if k == "value" else v for k, v in refusal.values.items()}
+        _finish(message, MessageStatus.rejected, lang, render_refusal(pack, form, refusal.reason, lang, values),
+                error=refusal.code, form=form.code)
         return message
     except DBAPIError as exc:
         if exc.connection_invalidated or not isinstance(exc, IntegrityError):
@@ -260,6 +266,10 @@ def _opt_reply(runtime: Runtime, change: str, lang: str) -> str:
 
 def _fail(session: Session, message: InboundMessage, runtime: Runtime, form: Form,
           lang: str) -> InboundMessage | None:
+    if sql.in_pipeline(session):
+        # what failed may have left the pipeline aborted: the message goes again a statement at
+        # a time (its transaction rolled back whole), and fails there if it fails again
+        raise sql.RunAgainAlone(f"the {form.code} handler failed in a pipeline")
     log.exception("message %s: the %s handler failed; the message is kept", message.id, form.code)
     message = _start_over(session, message)
     if message is not None:

@@ -126,6 +126,7 @@ def _nothing(_cursor, _pipeline) -> None:
 # -- pipelines (PostgreSQL) ----------------------------------------------------------------------
 
 _PIPELINES: dict[int, tuple[Any, Any]] = {}  # id of a driver connection: (it, its open pipeline)
+_PIPELINED = "fieldline.pipelined"  # in a session's info while pipelined() holds it
 
 
 def open_pipeline(driver_connection) -> Any:
@@ -150,10 +151,12 @@ def pipelined(session: Session, enabled: bool = True) -> Iterator[None]:
     try:
         with driver.pipeline() as pipeline:
             _PIPELINES[id(driver)] = (driver, pipeline)
+            session.info[_PIPELINED] = True
             try:
                 yield
             finally:
                 _PIPELINES.pop(id(driver), None)
+                session.info.pop(_PIPELINED, None)
     except connection.dialect.loaded_dbapi.Error as exc:  # the last writes' error, met on leaving
         connection._handle_dbapi_exception(exc, "(pipeline sync)", None, None, None)
 
@@ -228,7 +231,7 @@ def add(session: Session, model: type, values: dict[str, Any], *, later: bool = 
                 row[column.name] = default.arg
             elif default.is_callable:
                 row[column.name] = default.arg(None)
-    if later and _in_pipeline(session):
+    if later and in_pipeline(session):
         row = {key.name: _next_id(session, table), **row}
         _insert(table, row, returning=False).later(session, row)
         return load(session, model, tuple(row), tuple(row.values()))
@@ -248,8 +251,14 @@ def _insert(table: Table, row: dict[str, Any], returning: bool) -> Prepared:
     return statement
 
 
-def _in_pipeline(session: Session) -> bool:
-    return bool(_PIPELINES) and open_pipeline(session.connection().connection.driver_connection) is not None
+def in_pipeline(session: Session) -> bool:
+    """Whether the session's statements run in a pipeline (see pipelined)."""
+    return session.info.get(_PIPELINED, False)
+
+
+class RunAgainAlone(Exception):
+    """Raised in a pipeline where a failure is to be met a statement at a time: the caller rolls
+    back and runs the work again without a pipeline."""
 
 
 ID_BLOCK = 32  # ids a process takes from a table's sequence at once, for rows it inserts later()

@@ -30,7 +30,7 @@ def take_message(*, channel: str, provider_id: str, sender: str, receiver: str, 
     args = dict(channel=channel, provider_id=provider_id, sender=sender, receiver=receiver, body=body,
                 opt_out_type=opt_out_type)
     try:
-        return _take_again_if_lost(runtime, reply_by_sms, args)
+        return take(runtime, reply_by_sms=reply_by_sms, **args)
     except DBAPIError as exc:
         log.error("database unavailable for a %s message: %s", channel, type(exc.orig).__name__)
         raise Unavailable() from None
@@ -39,9 +39,15 @@ def take_message(*, channel: str, provider_id: str, sender: str, receiver: str, 
         raise Unavailable() from None
 
 
-def _take_again_if_lost(runtime, reply_by_sms: bool, args: dict) -> Outcome:
+def take(runtime, *, reply_by_sms: bool = False, **args) -> Outcome:
+    """take_message without a request: one message through intake, committed, taken once more
+    on a new connection if the database had dropped the first, or without a pipeline if a
+    failure in one asks for it."""
     try:
         return _take_once(runtime, reply_by_sms, **args)
+    except sql.RunAgainAlone as exc:
+        log.warning("a %s message goes again without a pipeline: %s", args["channel"], exc)
+        return _take_once(runtime, reply_by_sms, pipelined=False, **args)
     except DBAPIError as exc:
         if exc.connection_invalidated:
             # a pooled connection the server had dropped (it restarted since): the pool opens new
@@ -56,7 +62,7 @@ def _take_again_if_lost(runtime, reply_by_sms: bool, args: dict) -> Outcome:
         # where the handler meets the error itself and the message is kept as failed.
         log.warning("a %s message's writes failed in the pipeline (%s); trying once more without it",
                     args["channel"], type(exc.orig).__name__)
-        return _take_once(runtime, reply_by_sms, pipelined=False, **args)
+        raise
 
 
 def _take_once(runtime, reply_by_sms: bool, pipelined: bool = True, **message) -> Outcome:
