@@ -154,25 +154,6 @@ class Database:
         return self.sessionmaker()
 
     @contextmanager
-    def held_session(self) -> Iterator[Session]:
-        """A session that keeps one pooled connection from start to end, through its commits
-        and rollbacks (a plain session hands it back at each): what sql.pipelined() puts in
-        pipeline mode stays this session's. The caller commits."""
-        if self.sessionmaker.kw.get("bind") is not self.engine:  # bound to a test's connection
-            session = self.sessionmaker()
-            try:
-                yield session
-            finally:
-                session.close()
-            return
-        with self.engine.connect() as connection:
-            session = Session(bind=connection, expire_on_commit=False)
-            try:
-                yield session
-            finally:
-                session.close()
-
-    @contextmanager
     def session_scope(self) -> Iterator[Session]:
         """A session that commits on success and rolls back on error, for jobs and the CLI."""
         session = self.sessionmaker()

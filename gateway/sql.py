@@ -139,7 +139,10 @@ def open_pipeline(driver_connection) -> Any:
 def pipelined(session: Session, enabled: bool = True) -> Iterator[None]:
     """Run the block's statements in psycopg's pipeline mode on PostgreSQL (elsewhere, or when not
     enabled, as usual). Writes sent with later() are on the server when the block ends; an error
-    of one is raised by then at the latest, as SQLAlchemy's exception. Commit after the block."""
+    of one is raised by then at the latest, as SQLAlchemy's exception.
+
+    Commit after the block, and neither commit nor roll back the session inside it: either hands
+    a session's connection back to the pool, still in pipeline mode. (Savepoints are fine.)"""
     if not enabled or session.get_bind().dialect.name != "postgresql":
         yield
         return

@@ -75,13 +75,14 @@ def test_ids_taken_ahead_from_a_sequence_are_never_given_again(runtime, session,
     if runtime.db.is_sqlite:
         pytest.skip("ids are taken ahead only on PostgreSQL, in a pipeline")
     taken = []
-    with runtime.db.held_session() as pipelined_session:
-        with sql.pipelined(pipelined_session):
-            assert sql.in_pipeline(pipelined_session)
-            for _ in range(sql.ID_BLOCK + 3):  # past the end of a block
-                taken.append(sql.add(pipelined_session, DueItem, _due_item(None, hh.id), later=True).id)
-        assert not sql.in_pipeline(pipelined_session)
-        pipelined_session.commit()
+    pipelined_session = runtime.db.session()
+    with sql.pipelined(pipelined_session):
+        assert sql.in_pipeline(pipelined_session)
+        for _ in range(sql.ID_BLOCK + 3):  # past the end of a block
+            taken.append(sql.add(pipelined_session, DueItem, _due_item(None, hh.id), later=True).id)
+    assert not sql.in_pipeline(pipelined_session)
+    pipelined_session.commit()
+    pipelined_session.close()
     assert len(set(taken)) == len(taken) and taken == sorted(taken)
     assert session.scalar(select(func.count()).where(DueItem.id.in_(taken))) == len(taken)
     # a row inserted as usual takes the sequence's next id, after every id taken ahead

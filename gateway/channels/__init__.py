@@ -62,21 +62,23 @@ def take(runtime, *, reply_by_sms: bool = False, **args) -> Outcome:
         # where the handler meets the error itself and the message is kept as failed.
         log.warning("a %s message's writes failed in the pipeline (%s); trying once more without it",
                     args["channel"], type(exc.orig).__name__)
-        raise
+        return _take_once(runtime, reply_by_sms, pipelined=False, **args)
 
 
 def _take_once(runtime, reply_by_sms: bool, pipelined: bool = True, **message) -> Outcome:
-    with runtime.db.held_session() as session:
-        try:
-            with sql.pipelined(session, enabled=pipelined):
-                outcome = receive(session, runtime, **message)
-                if reply_by_sms and outcome.reply and not outcome.duplicate:
-                    _queue_reply(session, runtime, outcome)
-            session.commit()
-            return outcome
-        except BaseException:
-            session.rollback()
-            raise
+    session = runtime.db.session()
+    try:
+        with sql.pipelined(session, enabled=pipelined):  # nothing in it commits or rolls back
+            outcome = receive(session, runtime, **message)
+            if reply_by_sms and outcome.reply and not outcome.duplicate:
+                _queue_reply(session, runtime, outcome)
+        session.commit()
+        return outcome
+    except BaseException:
+        session.rollback()
+        raise
+    finally:
+        session.close()
 
 
 def _queue_reply(session, runtime, outcome: Outcome) -> None:
