@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import logging
+from datetime import datetime
 from dataclasses import dataclass
 from typing import Any
 
@@ -29,6 +30,28 @@ CHECK_JOB = "worker.checks.check_report"
 OPT_REPLIES = {"STOP": "opted_out", "START": "opted_in"}  # templates in _messages.yaml
 
 
+@dataclass(slots=True)
+class RawMessage:
+    """An inbound message as stored, and its outcome once known: what intake and the handlers
+    read and set of its row, without an ORM object's cost (it is written with one statement)."""
+
+    id: int
+    channel: str | None = None
+    provider_id: str | None = None
+    sender: str | None = None
+    receiver: str | None = None
+    body: str | None = None
+    received_at: datetime | None = None
+    contact_id: int | None = None
+    status: MessageStatus | None = None
+    error: str | None = None
+    form: str | None = None
+    language: str | None = None
+    reply: str | None = None
+    record_type: str | None = None
+    record_id: str | None = None
+
+
 @dataclass(frozen=True)
 class Outcome:
     """What became of one inbound message; the same for a provider's retry of it."""
@@ -42,7 +65,7 @@ class Outcome:
     duplicate: bool = False
 
     @classmethod
-    def of(cls, message: InboundMessage, duplicate: bool = False) -> "Outcome":
+    def of(cls, message: RawMessage, duplicate: bool = False) -> "Outcome":
         record = {"type": message.record_type, "id": message.record_id} if message.record_type else None
         return cls(
             message_id=message.id, reply=message.reply or "", status=message.status.value,
@@ -92,7 +115,7 @@ def receive(
         stored = dict(zip(OUTCOME_COLUMNS, row)) if row is not None else None
         if stored is None or stored["status"] is None:  # its first delivery has not committed yet
             raise StillWriting(provider_id)
-        outcome = Outcome.of(InboundMessage(**stored), duplicate=True)
+        outcome = Outcome.of(RawMessage(**stored), duplicate=True)
     else:
         _SAVE_OUTCOME.later(session, {name: getattr(message, name) for name in OUTCOME_COLUMNS})
         outcome = Outcome.of(message)
@@ -114,7 +137,7 @@ _SAVE_OUTCOME = sql.Prepared(
     .values({name: bindparam(name, type_=InboundMessage.__table__.c[name].type) for name in OUTCOME_COLUMNS[1:]}))
 
 
-def _sender_and_raw(session: Session, values: dict[str, Any]) -> tuple[Contact | None, InboundMessage | None]:
+def _sender_and_raw(session: Session, values: dict[str, Any]) -> tuple[Contact | None, RawMessage | None]:
     """The sender's contact, if they are on the roster, and the raw message stored with it (None
     if its provider id is stored already; see _store_raw). PostgreSQL does both in one round trip;
     SQLite, in this process, in two statements."""
@@ -148,12 +171,11 @@ def _sender_and_raw_statement():
 _SENDER_AND_RAW = sql.Prepared(_sender_and_raw_statement())
 
 
-def _raw_message(new_id: int, values: dict[str, Any]) -> InboundMessage:
-    return InboundMessage(id=new_id, **values, status=None, error=None, form=None, language=None,
-                          reply=None, record_type=None, record_id=None)
+def _raw_message(new_id: int, values: dict[str, Any]) -> RawMessage:
+    return RawMessage(id=new_id, **values)
 
 
-def _store_raw(session: Session, values: dict[str, Any]) -> InboundMessage | None:
+def _store_raw(session: Session, values: dict[str, Any]) -> RawMessage | None:
     """Insert the raw message in one statement; None if its provider id is stored already.
 
     A concurrent request with the same provider id waits on the unique index until this
@@ -169,7 +191,7 @@ _HANDLING = sql.Prepared(text("SAVEPOINT handling"))
 _UNDO_HANDLING = sql.Prepared(text("ROLLBACK TO SAVEPOINT handling"))
 
 
-def _start_over(session: Session, message: InboundMessage) -> InboundMessage | None:
+def _start_over(session: Session, message: RawMessage) -> RawMessage | None:
     """Undo what a failed handler wrote: roll back, store the raw message again. None if a retry
     of the message took the provider id meanwhile."""
     values = {name: getattr(message, name) for name in RAW_COLUMNS}
@@ -189,8 +211,8 @@ def _log_outcome(outcome: Outcome, channel: str, phone: str, provider_id: str) -
     metrics.count_inbound(channel, status, replied=bool(outcome.reply) and not outcome.duplicate)
 
 
-def _answer(session: Session, runtime: Runtime, message: InboundMessage, contact: Contact | None,
-            text: str) -> InboundMessage | None:
+def _answer(session: Session, runtime: Runtime, message: RawMessage, contact: Contact | None,
+            text: str) -> RawMessage | None:
     """Parse text (the body as it came, which the parser reads NUL in as a separator) and handle
     it; the message as stored in the end (None: see _start_over)."""
     pack = runtime.pack
@@ -245,7 +267,7 @@ def _answer(session: Session, runtime: Runtime, message: InboundMessage, contact
     return message
 
 
-def _opt_out_or_in(session: Session, runtime: Runtime, message: InboundMessage, contact: Contact | None,
+def _opt_out_or_in(session: Session, runtime: Runtime, message: RawMessage, contact: Contact | None,
                    change: str, from_provider: bool) -> bool:
     """Record STOP or START; False for a START word from a number that never stopped, which is
     then read as an ordinary message. Twilio answers STOP and START itself, so nothing goes back
@@ -264,8 +286,8 @@ def _opt_reply(runtime: Runtime, change: str, lang: str) -> str:
     return render(runtime.pack, None, OPT_REPLIES[change], lang, {})
 
 
-def _fail(session: Session, message: InboundMessage, runtime: Runtime, form: Form,
-          lang: str) -> InboundMessage | None:
+def _fail(session: Session, message: RawMessage, runtime: Runtime, form: Form,
+          lang: str) -> RawMessage | None:
     if sql.in_pipeline(session):
         # what failed may have left the pipeline aborted: the message goes again a statement at
         # a time (its transaction rolled back whole), and fails there if it fails again
@@ -279,7 +301,7 @@ def _fail(session: Session, message: InboundMessage, runtime: Runtime, form: For
 
 
 def _finish(
-    message: InboundMessage, status: MessageStatus, lang: str, text: str, *, error: str | None = None,
+    message: RawMessage, status: MessageStatus, lang: str, text: str, *, error: str | None = None,
     form: str | None = None, reply: Reply | None = None,
 ) -> None:
     message.status = status

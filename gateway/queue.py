@@ -226,16 +226,14 @@ def enqueue_after_commit(session: Session, queues, queue: str, func: str, *args:
 
     If Redis is down at that moment the job is logged and left: the cron sweepers find the
     unchecked report or unsent message in the database and enqueue it again."""
-    pending: list = session.info.setdefault(_PENDING, [])
-    if not event.contains(session, "after_commit", _run_pending):  # once per session, for its life
-        event.listen(session, "after_commit", _run_pending)
-        event.listen(session, "after_soft_rollback", _drop_pending)
-    pending.append((queues, Job(queue, func, args, job_id, batched)))
+    session.info.setdefault(_PENDING, []).append((queues, Job(queue, func, args, job_id, batched)))
 
 
+# listened for on every session (what a session's own listener costs to add, a message paid)
+@event.listens_for(Session, "after_commit")
 def _run_pending(session: Session) -> None:
-    if session.in_nested_transaction():
-        return  # only a savepoint was released (after_commit fires for those too): wait for the real commit
+    if _PENDING not in session.info or session.in_nested_transaction():
+        return  # nothing waits, or only a savepoint was released (after_commit fires for those too)
     pending = session.info.pop(_PENDING, [])
     batches: dict[int, tuple[Any, list[Job]]] = {}
     for queues, job in pending:
@@ -270,6 +268,7 @@ def _run_pending(session: Session) -> None:
                 log.warning("could not enqueue %s (%s); the sweeper will", job.func, type(exc).__name__)
 
 
+@event.listens_for(Session, "after_soft_rollback")
 def _drop_pending(session: Session, previous_transaction) -> None:
     if previous_transaction.parent is None:  # the outermost transaction rolled back
         session.info.pop(_PENDING, None)

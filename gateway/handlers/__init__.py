@@ -9,10 +9,11 @@ from typing import TYPE_CHECKING, Any, Callable
 from sqlalchemy.orm import Session
 
 from ..formpack import Form
-from ..models import Contact, InboundMessage
+from ..models import Contact
 from ..parsers import Parsed
 
 if TYPE_CHECKING:
+    from ..intake import RawMessage
     from ..runtime import Runtime
 
 
@@ -43,7 +44,7 @@ class Context:
     session: Session
     runtime: "Runtime"
     sender: Contact
-    message: InboundMessage
+    message: "RawMessage"
     form: Form
     language: str
     today: date
