@@ -9,21 +9,9 @@ from gateway import handlers, sql
 from gateway.handlers import Refusal, Reply
 from gateway.handlers.common import add_report, household_by_id
 from gateway.models import DueItem, InboundMessage, Report
-from tests import factories
 from tests.helpers import count, record_counts, refused, send
 
-PHONE = "+254712345678"
 NO_SUCH_PERSON = 2_000_000_000
-
-
-@pytest.fixture
-def volunteer(session):
-    return factories.contact(session, phone=PHONE)
-
-
-@pytest.fixture
-def hh(session, volunteer):
-    return factories.household(session, volunteer)
 
 
 def _due_item(person_id: int | None, household_id: int) -> dict:
@@ -33,7 +21,7 @@ def _due_item(person_id: int | None, household_id: int) -> dict:
             "volunteer_id": None, "due_on": day, "window_start": day, "window_end": day}
 
 
-def test_a_refusal_after_the_handler_wrote_leaves_only_the_raw_message(runtime, session, hh, monkeypatch):
+def test_a_refusal_after_the_handler_wrote_leaves_only_the_raw_message(runtime, session, volunteer, household, monkeypatch):
     def writes_then_refuses(ctx, parsed):
         household = household_by_id(ctx, parsed.values["household"])
         add_report(ctx, parsed.values, household=household)
@@ -41,16 +29,16 @@ def test_a_refusal_after_the_handler_wrote_leaves_only_the_raw_message(runtime, 
         raise Refusal("conflict", reason="unknown_id", value=household.short_id)
 
     monkeypatch.setitem(handlers.HANDLERS, "record_visit", writes_then_refuses)
-    outcome = refused(runtime, session, PHONE, f"V {hh.short_id}", "conflict")
-    assert hh.short_id in outcome.reply
+    outcome = refused(runtime, session, volunteer.phone, f"V {household.short_id}", "conflict")
+    assert household.short_id in outcome.reply
     # the next message is answered as usual on the same connection
     monkeypatch.undo()
-    assert send(runtime, PHONE, f"V {hh.short_id}").status == "accepted"
+    assert send(runtime, volunteer.phone, f"V {household.short_id}").status == "accepted"
     assert count(session, Report) == 1
 
 
 def test_a_write_that_fails_after_the_handler_returned_keeps_the_message_as_failed(
-        runtime, session, hh, monkeypatch):
+        runtime, session, volunteer, household, monkeypatch):
     # in a pipeline the broken write is met only when the writes are sent, after the handler
     # returned; the message goes again a statement at a time and is kept as failed, as without one
     def breaks_a_constraint_late(ctx, parsed):
@@ -62,16 +50,16 @@ def test_a_write_that_fails_after_the_handler_returned_keeps_the_message_as_fail
 
     monkeypatch.setitem(handlers.HANDLERS, "record_visit", breaks_a_constraint_late)
     before = record_counts(session)
-    outcome = send(runtime, PHONE, f"V {hh.short_id}")
+    outcome = send(runtime, volunteer.phone, f"V {household.short_id}")
     assert (outcome.status, outcome.error) == ("failed", "failed")
     assert outcome.reply.startswith("Sorry, your report could not be processed")
     session.expire_all()
     assert record_counts(session) == before
     [message] = session.scalars(select(InboundMessage)).all()
-    assert (message.body, message.status.value, message.reply) == (f"V {hh.short_id}", "failed", outcome.reply)
+    assert (message.body, message.status.value, message.reply) == (f"V {household.short_id}", "failed", outcome.reply)
 
 
-def test_ids_taken_ahead_from_a_sequence_are_never_given_again(runtime, session, hh, volunteer):
+def test_ids_taken_ahead_from_a_sequence_are_never_given_again(runtime, session, household):
     if runtime.db.is_sqlite:
         pytest.skip("ids are taken ahead only on PostgreSQL, in a pipeline")
     taken = []
@@ -79,14 +67,14 @@ def test_ids_taken_ahead_from_a_sequence_are_never_given_again(runtime, session,
     with sql.pipelined(pipelined_session):
         assert sql.in_pipeline(pipelined_session)
         for _ in range(sql.ID_BLOCK + 3):  # past the end of a block
-            taken.append(sql.add(pipelined_session, DueItem, _due_item(None, hh.id), later=True).id)
+            taken.append(sql.add(pipelined_session, DueItem, _due_item(None, household.id), later=True).id)
     assert not sql.in_pipeline(pipelined_session)
     pipelined_session.commit()
     pipelined_session.close()
     assert len(set(taken)) == len(taken) and taken == sorted(taken)
     assert session.scalar(select(func.count()).where(DueItem.id.in_(taken))) == len(taken)
     # a row inserted as usual takes the sequence's next id, after every id taken ahead
-    made = DueItem(**_due_item(None, hh.id))
+    made = DueItem(**_due_item(None, household.id))
     session.add(made)
     session.flush()
     assert made.id > max(taken)
