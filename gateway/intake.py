@@ -2,8 +2,8 @@
 from __future__ import annotations
 
 import logging
-from datetime import datetime
 from dataclasses import dataclass
+from datetime import datetime
 from typing import Any
 
 from sqlalchemy import bindparam, literal, select, text, true, update
