@@ -20,6 +20,7 @@ the block still wait for their results, as outside it.
 """
 from __future__ import annotations
 
+import os
 import weakref
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -265,7 +266,7 @@ class RunAgainAlone(Exception):
 
 
 ID_BLOCK = 32  # ids a process takes from a table's sequence at once, for rows it inserts later()
-_IDS: "weakref.WeakKeyDictionary[Any, dict[str, list[int]]]" = weakref.WeakKeyDictionary()  # engine: table: ids
+_IDS: "weakref.WeakKeyDictionary[Any, dict[tuple[int, str], list[int]]]" = weakref.WeakKeyDictionary()  # engine: (pid, table): ids
 _TAKE_IDS = Prepared(
     select(func.nextval(func.pg_get_serial_sequence(bindparam("table"), bindparam("column"))))
     .select_from(func.generate_series(1, ID_BLOCK)))
@@ -276,7 +277,8 @@ def _next_id(session: Session, table: Table) -> int:
 
     The sequence gives each id once, whoever asks, so ids taken here are never given to another
     row; ids of a block left unused are a gap, as a rolled-back insert leaves one."""
-    held = _IDS.setdefault(session.get_bind().engine, {}).setdefault(table.name, [])
+    # per process: a child forked with the parent's engine must not hand out the parent's ids
+    held = _IDS.setdefault(session.get_bind().engine, {}).setdefault((os.getpid(), table.name), [])
     try:
         return held.pop()
     except IndexError:
