@@ -2,6 +2,8 @@
 ids new rows take from their sequence. On SQLite the same tests run without a pipeline."""
 from __future__ import annotations
 
+from datetime import date
+
 import pytest
 from sqlalchemy import func, select
 
@@ -15,7 +17,6 @@ NO_SUCH_PERSON = 2_000_000_000
 
 
 def _due_item(person_id: int | None, household_id: int) -> dict:
-    from datetime import date
     day = date(2027, 1, 1)
     return {"schedule": "household_visit", "item": "visit", "household_id": household_id, "person_id": person_id,
             "volunteer_id": None, "due_on": day, "window_start": day, "window_end": day}
