@@ -15,7 +15,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from bench.webhook import ACCOUNT, TOKEN, field_day, message_mix, pg_url, twilio_request  # noqa: E402
+from bench.webhook import ACCOUNT, TOKEN, cpu_seconds, field_day, message_mix, pg_url, twilio_request  # noqa: E402
 
 
 def main() -> None:
@@ -41,8 +41,9 @@ def main() -> None:
     })
     client = app.test_client()
 
-    def run(seed: int) -> tuple[float, float]:
+    def run(seed: int) -> tuple[float, float, float]:
         requests = [twilio_request(8102, "/sms/twilio", *m) for m in message_mix(population, args.messages, seed)]
+        postgres = postgres_seconds()
         started, cpu = time.perf_counter(), time.process_time()
         for raw in requests:
             head, _, body = raw.partition(b"\r\n\r\n")
@@ -51,12 +52,14 @@ def main() -> None:
             response = client.post("/sms/twilio", data=body, headers={"X-Twilio-Signature": signature.decode()},
                                    content_type="application/x-www-form-urlencoded")
             assert response.status_code == 200, response.status_code
-        return (time.perf_counter() - started) / len(requests), (time.process_time() - cpu) / len(requests)
+        n = len(requests)
+        return ((time.perf_counter() - started) / n, (time.process_time() - cpu) / n,
+                (postgres_seconds() - postgres) / n)
 
     run(1)  # warm
-    wall, cpu = run(2)
-    print(f"{wall * 1000:.2f} ms a message, {cpu * 1000:.2f} ms of it this process's CPU; one thread, "
-          f"no profiler ({args.messages} messages)")
+    wall, cpu, postgres = run(2)
+    print(f"{wall * 1000:.2f} ms a message, {cpu * 1000:.2f} ms of it this process's CPU, "
+          f"PostgreSQL's CPU {postgres * 1000:.2f} ms; one thread, no profiler ({args.messages} messages)")
     if args.no_profile:
         Redis.from_url(args.redis_url).flushdb()
         return
@@ -68,6 +71,11 @@ def main() -> None:
     if args.html:
         Path(args.html).write_text(profiler.output_html())
     Redis.from_url(args.redis_url).flushdb()
+
+
+def postgres_seconds() -> float:
+    """CPU seconds so far of every PostgreSQL process (run on an otherwise idle server)."""
+    return sum(seconds for kind, seconds in cpu_seconds(-1).values() if kind == "postgres")
 
 
 if __name__ == "__main__":

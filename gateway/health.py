@@ -146,9 +146,14 @@ def read_state(runtime, *, full: bool = True) -> State:
             state.due_backlog = session.scalar(select(func.count()).select_from(DueItem).where(
                 DueItem.status == DueStatus.open, DueItem.due_on <= today))
             state.alerts_by_age = _alerts_by_age(session, now)
+        # it only read: a commit ends it as well as a rollback would, and psycopg keeps the
+        # connection's prepared statements through a commit (a rollback makes it drop them all)
+        session.commit()
         return state
-    finally:
+    except BaseException:
         session.rollback()
+        raise
+    finally:
         session.close()
 
 

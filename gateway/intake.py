@@ -188,7 +188,7 @@ def _store_raw(session: Session, values: dict[str, Any]) -> RawMessage | None:
 # a handler writes after a savepoint: a refusal undoes what it wrote and keeps the raw message
 # (in a pipeline, without a round trip of its own). It is not released: the commit ends it.
 _HANDLING = sql.Prepared(text("SAVEPOINT handling"))
-_UNDO_HANDLING = sql.Prepared(text("ROLLBACK TO SAVEPOINT handling"))
+_UNDO_HANDLING = sql.Prepared(text("ROLLBACK TO SAVEPOINT handling"), unprepared=True)
 
 
 def _start_over(session: Session, message: RawMessage) -> RawMessage | None:

@@ -56,10 +56,18 @@ class _Plan:
 
 
 class Prepared:
-    """One Core statement, compiled once per dialect; its parameters are bindparam() names."""
+    """One Core statement, compiled once per dialect; its parameters are bindparam() names.
 
-    def __init__(self, statement: ClauseElement):
+    psycopg prepares a statement on the server once a connection has run it a few times. It
+    forgets every statement it prepared (and deallocates them) when it sees a statement end in
+    ROLLBACK, a ROLLBACK TO SAVEPOINT included; each is then parsed and planned anew for its next
+    ten or so runs. unprepared: psycopg neither prepares nor tracks this statement; for a ROLLBACK
+    TO SAVEPOINT that only undoes rows written (nothing dropped or altered to make a prepared
+    statement stale), so that the connection's prepared statements outlive it."""
+
+    def __init__(self, statement: ClauseElement, *, unprepared: bool = False):
         self.statement = statement
+        self.unprepared = unprepared
         self._plans: dict[str, _Plan] = {}
 
     def plan(self, dialect: Dialect) -> _Plan:
@@ -78,7 +86,10 @@ class Prepared:
         values = plan.parameters(params or {})
         cursor = driver.cursor()
         try:
-            cursor.execute(plan.sql, values)
+            if self.unprepared:
+                _execute_unprepared(driver, cursor, plan.sql, values)
+            else:
+                cursor.execute(plan.sql, values)
             return plan, take(cursor, open_pipeline(driver))
         except connection.dialect.loaded_dbapi.Error as exc:
             # SQLAlchemy's own handling: the same exception classes, and a dead connection (and
@@ -112,6 +123,19 @@ class Prepared:
         self._execute(session, params, _nothing)
         if expires is not None:
             expire_all(session, expires)
+
+
+def _execute_unprepared(driver, cursor, statement: str, values: Any) -> None:
+    """Run statement without psycopg's prepared statement cache seeing it (see Prepared)."""
+    threshold = getattr(driver, "prepare_threshold", None)
+    if threshold is None:  # not psycopg, or preparing is off already
+        cursor.execute(statement, values)
+        return
+    driver.prepare_threshold = None  # off for this statement alone: neither prepared nor counted
+    try:
+        cursor.execute(statement, values)
+    finally:
+        driver.prepare_threshold = threshold
 
 
 def _rowcount(cursor, pipeline) -> int:

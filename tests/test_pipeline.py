@@ -5,11 +5,12 @@ from __future__ import annotations
 from datetime import date
 
 import pytest
-from sqlalchemy import func, select
+from sqlalchemy import func, select, text
 
 from gateway import handlers, sql
 from gateway.handlers import Refusal, Reply
 from gateway.handlers.common import add_report, household_by_id
+from gateway.health import read_state
 from gateway.models import DueItem, InboundMessage, Report
 from tests.helpers import count, record_counts, refused, send
 
@@ -79,3 +80,34 @@ def test_ids_taken_ahead_from_a_sequence_are_never_given_again(runtime, session,
     session.add(made)
     session.flush()
     assert made.id > max(taken)
+
+
+def _prepared_on_the_pooled_connection(runtime) -> tuple[int, int]:
+    """(backend pid, statements prepared there) of the connection the next message will take."""
+    probe = runtime.db.session()
+    try:
+        return tuple(probe.execute(text("SELECT pg_backend_pid(), count(*) FROM pg_prepared_statements")).one())
+    finally:
+        probe.commit()  # not a rollback: that would drop the statements being counted
+        probe.close()
+
+
+def test_prepared_statements_outlive_a_refusal_and_a_health_read(runtime, volunteer, household, monkeypatch):
+    # psycopg forgets (and deallocates) every statement it prepared on seeing one end in ROLLBACK,
+    # a ROLLBACK TO SAVEPOINT included: each was then parsed and planned anew for ten or so runs
+    if runtime.db.is_sqlite:
+        pytest.skip("statements are prepared on the server only on PostgreSQL")
+    for _ in range(6):  # psycopg prepares a statement on its fifth run on a connection
+        assert send(runtime, volunteer.phone, f"V {household.short_id}").status == "accepted"
+    pid, prepared = _prepared_on_the_pooled_connection(runtime)
+    assert prepared >= 5
+
+    def writes_then_refuses(ctx, parsed):
+        add_report(ctx, parsed.values, household=household_by_id(ctx, parsed.values["household"]))
+        raise Refusal("conflict", reason="unknown_id", value=parsed.values["household"])
+
+    monkeypatch.setitem(handlers.HANDLERS, "record_visit", writes_then_refuses)
+    assert send(runtime, volunteer.phone, f"V {household.short_id}").status == "rejected"
+    monkeypatch.undo()
+    read_state(runtime)  # what /health and /metrics read, a transaction that only reads
+    assert _prepared_on_the_pooled_connection(runtime) == (pid, prepared)
