@@ -6,8 +6,11 @@ functions taking ids, enqueued only after the commit that wrote what they read.
 """
 from __future__ import annotations
 
+import atexit
 import importlib
 import logging
+import os
+import threading
 import time
 from dataclasses import dataclass, field
 from typing import Any, Callable
@@ -71,12 +74,26 @@ class RQQueues:
 
     redis: Redis
     queues: dict = field(default_factory=dict)
+    pusher: "BackgroundPusher | None" = None  # see push_in_background
     mode = "rq"
 
     def __post_init__(self) -> None:
         from rq import Queue
 
         self.queues = {name: Queue(f"fieldline-{name}", connection=self.redis) for name in QUEUE_NAMES}
+
+    def push_in_background(self) -> None:
+        """From now on add_to_batches hands its ids to a thread of this process's own, which
+        pushes them to Redis (see BackgroundPusher): for the web app's workers, whose requests
+        then never wait on Redis. Not for a process that may end without running its exit
+        handlers (an RQ job's work horse ends in os._exit)."""
+        if self.pusher is None:
+            self.pusher = BackgroundPusher(self.push_batches)
+
+    def flush(self, timeout: float = 5.0) -> bool:
+        """Wait until the ids handed to the background pusher are pushed (or failed to be); True
+        if they were within timeout. At once without a background pusher."""
+        return self.pusher is None or self.pusher.flush(timeout)
 
     def enqueue(self, job: Job, pipeline=None) -> None:
         """One round trip to Redis (RQ alone makes two when it is given no pipeline)."""
@@ -102,16 +119,24 @@ class RQQueues:
         accepted report). Each id goes on a Redis list for its function, and an RQ job,
         run_batch, runs the function for the ids on the list in turn. Making and storing an RQ
         job costs more than the rest of a message's Redis work; this is one round trip, two when
-        no run_batch is waiting already (a flag in Redis says so).
+        no run_batch is waiting already (a flag in Redis says so). With a background pusher, the
+        ids are pushed from its thread (push_in_background), several messages' in one round trip.
 
         Nothing waits for ever: run_batch clears the flag before it takes the first id, so an id
         pushed while it runs is either taken by it or sets the flag anew and enqueues the next
         run. A run that dies loses the ids it took; the function's sweeper finds their work
         undone in the database, as it does when Redis is down."""
-        funcs = list(dict.fromkeys(job.func for job in jobs))
         undeclared = [job.func for job in jobs if BATCHED.get(job.func) != job.queue]
         if undeclared:
             raise ValueError(f"batched jobs must be declared in BATCHED: {undeclared}")
+        if self.pusher is not None:
+            self.pusher.add(jobs)
+        else:
+            self.push_batches(jobs)
+
+    def push_batches(self, jobs: list[Job]) -> None:
+        """add_to_batches' round trip to Redis, made now."""
+        funcs = list(dict.fromkeys(job.func for job in jobs))
         with self.redis.pipeline(transaction=False) as pipeline:  # in order on one connection is enough
             for job in jobs:
                 pipeline.rpush(batch_key(job.func), *job.args)
@@ -140,6 +165,62 @@ class RQQueues:
 
     def ordered(self) -> list:
         return [self.queues[name] for name in QUEUE_NAMES]
+
+
+class BackgroundPusher:
+    """Hands batched jobs' ids to Redis from a thread of its own, so that the request that
+    committed them does not wait on Redis. Ids handed over while a push is on its way go together
+    in the next one: under load several messages' ids share a round trip, and when idle an id
+    goes at once. Redis down or slow holds up no request: a push that fails is logged, and the
+    ids it carried are found undone by their function's sweeper, as when Redis was down at
+    commit. So are ids still held if the process dies; at a normal exit they are pushed first."""
+
+    def __init__(self, push: Callable[[list[Job]], None]) -> None:
+        self._push = push
+        self._start()
+        atexit.register(self.flush, 2.0)
+
+    def _start(self) -> None:
+        self._pid = os.getpid()
+        self._changed = threading.Condition()
+        self._held: list[Job] = []
+        self._pushing = False
+        self._thread: threading.Thread | None = None
+
+    def add(self, jobs: list[Job]) -> None:
+        if self._pid != os.getpid():
+            self._start()  # a forked child: the ids it inherited are its parent's to push
+        with self._changed:
+            self._held.extend(jobs)
+            if self._thread is None:
+                self._thread = threading.Thread(target=self._run, name="fieldline-push", daemon=True)
+                self._thread.start()
+            self._changed.notify_all()  # the pusher, and no flush can be waiting for this
+
+    def _run(self) -> None:
+        while True:
+            with self._changed:
+                self._changed.wait_for(lambda: self._held)
+                jobs, self._held = self._held, []
+                self._pushing = True
+            try:
+                self._push(jobs)
+            except RedisError as exc:
+                log.warning("could not push %d batched id(s) to Redis (%s); the sweeper will enqueue them",
+                            len(jobs), type(exc).__name__)
+            except Exception:
+                log.exception("pushing %d batched id(s) failed; the sweeper will enqueue them", len(jobs))
+            finally:
+                with self._changed:
+                    self._pushing = False
+                    self._changed.notify_all()
+
+    def flush(self, timeout: float = 5.0) -> bool:
+        """Wait until every id handed over so far is pushed, or failed to be; True if so within timeout."""
+        if self._pid != os.getpid():
+            return True  # nothing of this process's is held
+        with self._changed:
+            return self._changed.wait_for(lambda: not self._held and not self._pushing, timeout)
 
 
 # functions that take one id and run many times a second, by queue: their ids wait in a Redis list

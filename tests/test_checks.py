@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import dataclasses
 import logging
+import threading
 from datetime import timedelta
 
 import pytest
@@ -14,7 +15,7 @@ from sqlalchemy import select
 
 from gateway.intake import CHECK_JOB
 from gateway.models import Alert, AlertKind, PersonStatus, Report, ReportStatus
-from gateway.queue import RUN_BATCH, Job, batch_key, enqueue_after_commit
+from gateway.queue import RUN_BATCH, BackgroundPusher, Job, batch_key, enqueue_after_commit, make_queues
 from tests import factories
 from tests.conftest import run_worker
 from tests.helpers import accepted, send
@@ -373,6 +374,50 @@ def test_accepted_reports_wait_in_one_batch_taken_by_one_job(app, runtime, sessi
     assert [job.func_name for job in checks.jobs] == [RUN_BATCH]
     run_worker(app)
     assert_clean(report_of(session, later))
+
+
+def test_pushed_from_a_thread_the_ids_reach_the_batch_and_are_checked(app, runtime, session, volunteer, woman):
+    # as in the web app's workers (gateway/wsgi.py): the request hands its ids over, a thread pushes them
+    runtime.queues.push_in_background()
+    outcomes = [accepted(runtime, volunteer.phone, text) for text in (f"PREG {woman.short_id} 12W", f"ANC {woman.short_id}")]
+    assert runtime.queues.flush(timeout=5)
+    redis = runtime.queues.redis
+    assert [int(i) for i in redis.lrange(batch_key(CHECK_JOB), 0, -1)] == [report_of(session, o).id for o in outcomes]
+    assert [job.func_name for job in runtime.queues.queues["checks"].jobs] == [RUN_BATCH]
+    run_worker(app)
+    for outcome in outcomes:
+        assert_clean(report_of(session, outcome))
+
+
+def test_ids_handed_over_while_a_push_is_on_its_way_go_together_in_the_next():
+    pushes, first_push_started, release = [], threading.Event(), threading.Event()
+
+    def push(jobs):
+        pushes.append([job.args[0] for job in jobs])
+        first_push_started.set()
+        assert release.wait(5)
+
+    pusher = BackgroundPusher(push)
+    job = lambda n: Job("checks", CHECK_JOB, (n,), batched=True)  # noqa: E731
+    pusher.add([job(1)])
+    assert first_push_started.wait(5)
+    pusher.add([job(2)])
+    pusher.add([job(3), job(4)])
+    assert not pusher.flush(timeout=0.05)  # the first push still hangs: nothing waits on it but flush
+    release.set()
+    assert pusher.flush(timeout=5)
+    assert pushes == [[1], [2, 3, 4]]
+
+
+def test_with_redis_gone_a_push_fails_in_its_thread_and_the_message_is_answered(
+        app, runtime, session, volunteer, woman, caplog):
+    runtime.queues = make_queues("redis://127.0.0.1:1/0")  # nothing listens there
+    runtime.queues.push_in_background()
+    outcome = accepted(runtime, volunteer.phone, f"PREG {woman.short_id} 12W")
+    assert runtime.queues.flush(timeout=10)
+    assert "could not push 1 batched id(s) to Redis (ConnectionError); the sweeper will" in caplog.text
+    report = report_of(session, outcome)
+    assert report.checked_at is None  # left for sweep_unchecked, as when Redis is down at the commit
 
 
 def test_an_id_pushed_while_a_run_goes_on_is_taken_by_it_or_by_the_next(app, runtime, session, volunteer, monkeypatch):
