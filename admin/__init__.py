@@ -8,6 +8,7 @@ from __future__ import annotations
 from datetime import timedelta
 
 from flask import Blueprint, Flask, g, render_template, request
+from flask.sessions import SecureCookieSessionInterface
 from flask_login import LoginManager
 from flask_wtf.csrf import CSRFProtect
 from sqlalchemy.orm import Session
@@ -32,12 +33,23 @@ def init_app(app: Flask, settings: Settings) -> None:
         WTF_CSRF_TIME_LIMIT=settings.SESSION_HOURS * 3600,
         WTF_CSRF_SSL_STRICT=settings.session_cookie_secure,
     )
+    app.session_interface = CookieSessions()
     csrf.init_app(app)
     login_manager.init_app(app)
     from . import views  # noqa: F401  (the routes)
 
     app.register_blueprint(bp)
     app.teardown_appcontext(_close_db)
+
+
+class CookieSessions(SecureCookieSessionInterface):
+    """Flask's signed-cookie sessions, but a request that brings no session cookie (every
+    provider's webhook) gets its new, empty session without a signer being built for it."""
+
+    def open_session(self, app, request):
+        if not request.cookies.get(self.get_cookie_name(app)):
+            return self.session_class()
+        return super().open_session(app, request)
 
 
 def db() -> Session:
