@@ -83,12 +83,26 @@ class RQQueues:
         self.queues = {name: Queue(f"fieldline-{name}", connection=self.redis) for name in QUEUE_NAMES}
 
     def push_in_background(self) -> None:
-        """From now on add_to_batches hands its ids to a thread of this process's own, which
-        pushes them to Redis (see BackgroundPusher): for the web app's workers, whose requests
+        """From now on the jobs a commit leaves (enqueue_after_commit) go to Redis from a thread
+        of this process's own (see BackgroundPusher): for the web app's workers, whose requests
         then never wait on Redis. Not for a process that may end without running its exit
         handlers (an RQ job's work horse ends in os._exit)."""
         if self.pusher is None:
-            self.pusher = BackgroundPusher(self.push_batches)
+            self.pusher = BackgroundPusher(self.push)
+
+    def push(self, jobs: list[Job]) -> None:
+        """Jobs committed transactions left, in order, now: the batched ones' ids in one round
+        trip (push_batches), the rest in another. The first RedisError is raised once both were tried."""
+        failed = None
+        for part, send in (([j for j in jobs if j.batched], self.push_batches),
+                           ([j for j in jobs if not j.batched], self.enqueue_many)):
+            if part:
+                try:
+                    send(part)
+                except RedisError as exc:
+                    failed = failed or exc
+        if failed is not None:
+            raise failed
 
     def flush(self, timeout: float = 5.0) -> bool:
         """Wait until the ids handed to the background pusher are pushed (or failed to be); True
@@ -119,23 +133,18 @@ class RQQueues:
         accepted report). Each id goes on a Redis list for its function, and an RQ job,
         run_batch, runs the function for the ids on the list in turn. Making and storing an RQ
         job costs more than the rest of a message's Redis work; this is one round trip, two when
-        no run_batch is waiting already (a flag in Redis says so). With a background pusher, the
-        ids are pushed from its thread (push_in_background), several messages' in one round trip.
+        no run_batch is waiting already (a flag in Redis says so).
 
         Nothing waits for ever: run_batch clears the flag before it takes the first id, so an id
         pushed while it runs is either taken by it or sets the flag anew and enqueues the next
         run. A run that dies loses the ids it took; the function's sweeper finds their work
         undone in the database, as it does when Redis is down."""
-        undeclared = [job.func for job in jobs if BATCHED.get(job.func) != job.queue]
-        if undeclared:
-            raise ValueError(f"batched jobs must be declared in BATCHED: {undeclared}")
-        if self.pusher is not None:
-            self.pusher.add(jobs)
-        else:
-            self.push_batches(jobs)
+        for job in jobs:
+            _check_batched(job)
+        self.push_batches(jobs)
 
     def push_batches(self, jobs: list[Job]) -> None:
-        """add_to_batches' round trip to Redis, made now."""
+        """add_to_batches' round trip to Redis, for jobs checked to be declared in BATCHED."""
         funcs = list(dict.fromkeys(job.func for job in jobs))
         with self.redis.pipeline(transaction=False) as pipeline:  # in order on one connection is enough
             for job in jobs:
@@ -168,12 +177,13 @@ class RQQueues:
 
 
 class BackgroundPusher:
-    """Hands batched jobs' ids to Redis from a thread of its own, so that the request that
-    committed them does not wait on Redis. Ids handed over while a push is on its way go together
-    in the next one: under load several messages' ids share a round trip, and when idle an id
-    goes at once. Redis down or slow holds up no request: a push that fails is logged, and the
-    ids it carried are found undone by their function's sweeper, as when Redis was down at
-    commit. So are ids still held if the process dies; at a normal exit they are pushed first."""
+    """Hands jobs to Redis from a thread of its own, so that the request whose commit left them
+    does not wait on Redis. Jobs handed over while a push is on its way go together in the next
+    one: under load several messages' jobs share a round trip, and when idle a job goes at once.
+    Redis down or slow holds up no request: a push that fails is logged, and what it carried is
+    found undone by the sweepers (unchecked reports, unsent alerts and messages), as when Redis
+    was down at the commit. So is what is still held if the process dies; at a normal exit it is
+    pushed first."""
 
     def __init__(self, push: Callable[[list[Job]], None]) -> None:
         self._push = push
@@ -206,17 +216,16 @@ class BackgroundPusher:
             try:
                 self._push(jobs)
             except RedisError as exc:
-                log.warning("could not push %d batched id(s) to Redis (%s); the sweeper will enqueue them",
-                            len(jobs), type(exc).__name__)
+                log.warning("could not enqueue %d job(s) (%s); the sweepers will", len(jobs), type(exc).__name__)
             except Exception:
-                log.exception("pushing %d batched id(s) failed; the sweeper will enqueue them", len(jobs))
+                log.exception("enqueueing %d job(s) failed; the sweepers will enqueue them", len(jobs))
             finally:
                 with self._changed:
                     self._pushing = False
                     self._changed.notify_all()
 
     def flush(self, timeout: float = 5.0) -> bool:
-        """Wait until every id handed over so far is pushed, or failed to be; True if so within timeout."""
+        """Wait until every job handed over so far is pushed, or failed to be; True if so within timeout."""
         if self._pid != os.getpid():
             return True  # nothing of this process's is held
         with self._changed:
@@ -230,6 +239,11 @@ RUN_BATCH = "gateway.queue.run_batch"
 BATCH_WAITING_TTL = 600  # seconds; a flag whose run_batch was lost stops holding new ones back
 BATCH_TAKE = 50  # ids taken from Redis at a time
 BATCH_RUN = 500  # ids one run_batch takes at most; then it leaves the rest to the next run
+
+
+def _check_batched(job: Job) -> None:
+    if BATCHED.get(job.func) != job.queue:
+        raise ValueError(f"batched jobs must be declared in BATCHED: {job.func} on {job.queue}")
 
 
 def batch_key(func: str) -> str:
@@ -307,7 +321,10 @@ def enqueue_after_commit(session: Session, queues, queue: str, func: str, *args:
 
     If Redis is down at that moment the job is logged and left: the cron sweepers find the
     unchecked report or unsent message in the database and enqueue it again."""
-    session.info.setdefault(_PENDING, []).append((queues, Job(queue, func, args, job_id, batched)))
+    job = Job(queue, func, args, job_id, batched)
+    if batched:
+        _check_batched(job)
+    session.info.setdefault(_PENDING, []).append((queues, job))
 
 
 # listened for on every session (what a session's own listener costs to add, a message paid)
@@ -316,6 +333,14 @@ def _run_pending(session: Session) -> None:
     if _PENDING not in session.info or session.in_nested_transaction():
         return  # nothing waits, or only a savepoint was released (after_commit fires for those too)
     pending = session.info.pop(_PENDING, [])
+    if any(getattr(queues, "pusher", None) is not None for queues, _ in pending):
+        handed: dict[int, tuple[Any, list[Job]]] = {}
+        for queues, job in pending:
+            if getattr(queues, "pusher", None) is not None:
+                handed.setdefault(id(queues), (queues, []))[1].append(job)
+        for queues, jobs in handed.values():
+            queues.pusher.add(jobs)  # pushed from its thread (RQQueues.push_in_background)
+        pending = [(queues, job) for queues, job in pending if id(queues) not in handed]
     batches: dict[int, tuple[Any, list[Job]]] = {}
     for queues, job in pending:
         if job.batched and hasattr(queues, "add_to_batches"):

@@ -415,7 +415,7 @@ def test_with_redis_gone_a_push_fails_in_its_thread_and_the_message_is_answered(
     runtime.queues.push_in_background()
     outcome = accepted(runtime, volunteer.phone, f"PREG {woman.short_id} 12W")
     assert runtime.queues.flush(timeout=10)
-    assert "could not push 1 batched id(s) to Redis (ConnectionError); the sweeper will" in caplog.text
+    assert "could not enqueue 1 job(s) (ConnectionError); the sweepers will" in caplog.text
     report = report_of(session, outcome)
     assert report.checked_at is None  # left for sweep_unchecked, as when Redis is down at the commit
 

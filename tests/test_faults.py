@@ -3,6 +3,8 @@
 - Redis stopped while messages come in: each is stored and answered inline, and once Redis is
   back the sweeps of the next tick get every report checked (those whose queued check died with
   Redis too) and the danger alert raised meanwhile sent to its staff;
+- Redis hung (stopped with SIGSTOP): the web app's workers answer at once, their jobs wait in the
+  pushing thread and reach Redis when it answers again;
 - PostgreSQL stopped (immediate and fast) with a message in flight: 503 with Retry-After while it
   is down (status callbacks too), nothing half-written, /health says so, and the same app takes
   messages again once the server is back;
@@ -14,7 +16,9 @@ The provider answering 500 or 429 until the last attempt is in tests/test_sendin
 """
 from __future__ import annotations
 
+import signal
 import threading
+import time
 from concurrent.futures import ThreadPoolExecutor
 from datetime import timedelta
 
@@ -149,6 +153,39 @@ def test_redis_stopped_during_intake_loses_no_message_and_every_report_is_checke
         [to_nurse] = session.scalars(select(OutgoingMessage).where(OutgoingMessage.alert_id == alert.id)).all()
         assert (to_nurse.to, to_nurse.status) == (nurse, OutgoingStatus.sent)
     assert server_health(server).json()["status"] == "ok"
+
+
+def test_a_hung_redis_holds_up_no_webhook_and_the_jobs_reach_it_when_it_answers(
+        make_committing_app, serve, private_redis):
+    app = make_committing_app(REDIS_URL=private_redis.url, VERIFY_SAMPLE="0")
+    runtime = app.extensions["fieldline"]
+    runtime.queues.push_in_background()  # as gateway/wsgi.py sets up gunicorn's workers
+    with runtime.db.session_scope() as session:
+        volunteer = factories.contact(session, phone=VOLUNTEER)
+        woman = factories.person(session, factories.household(session, volunteer, head="Omari Juma"), volunteer)
+        staff(session, TOWNSHIP, name="Grace Achieng")
+    server = serve(app)
+
+    private_redis.process.send_signal(signal.SIGSTOP)  # it holds connections and answers nothing
+    try:
+        started = time.monotonic()
+        home = signed_http_post(server.url, sms(VOLUNTEER, "HH Head 1", sid=sid(1, "h")))
+        danger = signed_http_post(server.url, sms(VOLUNTEER, f"DANGER {woman.short_id} BF", sid=sid(2, "h")))
+        # a request that waited on Redis would take its socket timeout, 5 s, or more
+        assert time.monotonic() - started < 4
+        assert (home.status_code, danger.status_code) == (200, 200)
+        assert reply_text(danger).startswith(f"Danger signs BF for Amina Juma ({woman.short_id}): staff alerted")
+        assert not runtime.queues.flush(timeout=0.2)  # the jobs wait for Redis in the pushing thread
+    finally:
+        private_redis.process.send_signal(signal.SIGCONT)
+    assert runtime.queues.flush(timeout=15)
+    # both reports' checks (in a batch, and the job that takes it) and the alert's dispatch
+    assert runtime.queues.depths() == {"urgent": 1, "checks": 2 + 1, "bulk": 0}
+    run_worker(app)
+    with runtime.db.session_scope() as session:
+        assert None not in session.scalars(select(Report.checked_at)).all()
+        [alert] = session.scalars(select(Alert)).all()
+        assert alert.notified_at is not None
 
 
 # -- PostgreSQL stopped and started again ---------------------------------------------------------------
