@@ -127,6 +127,24 @@ def test_with_both_set_a_request_needs_both(client, session, volunteer, settings
     assert client.post(f"/sms/africastalking/{SECRET}", data=sms(PHONE, "HH A"), environ_base=inside).status_code == 200
 
 
+def test_a_sender_that_is_no_phone_number_is_kept_and_sent_no_reply(client, session):
+    # found by tests/test_hostile_africastalking.py: "+2", bytes that are no UTF-8, then digits
+    # was queued a reply to a number too long for the outgoing table (a 503 on PostgreSQL)
+    response = client.post(f"/sms/africastalking/{SECRET}", content_type="application/x-www-form-urlencoded",
+                           data=b"id=ATXid_in_0009&from=%2B2%ED%A0%8054712345678&to=22384&text=HH+Juma+Ali")
+    assert response.status_code == 200
+    [message] = session.scalars(select(InboundMessage)).all()
+    assert message.sender.startswith("+2") and message.status.value == "ignored"
+    assert replies(session) == []
+
+
+def test_a_delivery_report_with_nul_in_its_fields_is_answered_and_ignored(client, session):
+    # found by the same test: NUL is no text to PostgreSQL (a 503 there)
+    response = client.post(f"/sms/africastalking/status/{SECRET}",
+                           data={"id": "\x00ATXid_out_1", "status": "Failed\x00", "failureReason": "\x00"})
+    assert response.status_code == 200
+
+
 def test_a_request_without_id_or_sender_is_refused(client, session):
     assert client.post(f"/sms/africastalking/{SECRET}", data={"from": PHONE, "text": "HH A"}).status_code == 400
     assert client.post(f"/sms/africastalking/{SECRET}", data={"id": "ATXid_1", "text": "HH A"}).status_code == 400

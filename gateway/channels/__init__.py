@@ -10,6 +10,7 @@ from .. import sql
 from ..intake import Outcome, StillWriting, receive
 from ..models import InboundMessage, OutgoingKind
 from ..outbox import queue_sms
+from ..phones import InvalidPhone, normalize_phone
 from ..runtime import current_runtime
 
 log = logging.getLogger(__name__)
@@ -83,10 +84,12 @@ def _take_once(runtime, reply_by_sms: bool, pipelined: bool = True, **message) -
 
 def _queue_reply(session, runtime, outcome: Outcome) -> None:
     message = session.get(InboundMessage, outcome.message_id)
-    if not message.sender.startswith("+"):
+    try:  # intake kept the sender as sent when it is no phone number ("+2\ufffd4..." say): no SMS goes there
+        to = normalize_phone(message.sender, runtime.settings.DEFAULT_REGION)
+    except InvalidPhone:
         log.info("message %s: no reply sent, the sender is not a phone number", message.id)
         return
-    queue_sms(session, runtime, to=message.sender, body=outcome.reply, kind=OutgoingKind.reply,
+    queue_sms(session, runtime, to=to, body=outcome.reply, kind=OutgoingKind.reply,
               now=runtime.clock.now(), contact_id=message.contact_id)
 
 

@@ -15,6 +15,7 @@ import logging
 from flask import Blueprint, Response, abort, request
 from sqlalchemy.exc import DBAPIError
 
+from ..db import storable
 from ..delivery import AT_OPTED_OUT_REASONS, AT_STATUS, record_provider_status
 from ..runtime import current_runtime
 from . import MAX_PROVIDER_ID, Unavailable, take_message, unavailable_response
@@ -91,9 +92,10 @@ def delivery_report(secret: str | None):
         abort(400, "id and status are required")
     runtime = current_runtime()
     session = runtime.db.session()
+    message_id, status = storable(message_id), storable(status)  # NUL is no text to PostgreSQL
     try:
         message = record_provider_status(
-            session, provider_id=message_id, status=status, error_code=form.get("failureReason"),
+            session, provider_id=message_id, status=status, error_code=storable(form.get("failureReason") or ""),
             now=runtime.clock.now(), max_attempts=runtime.settings.SEND_MAX_ATTEMPTS,
             statuses=AT_STATUS, opted_out_codes=AT_OPTED_OUT_REASONS, retry_codes=frozenset())
         session.commit()
