@@ -80,9 +80,14 @@ class Prepared:
         """Run the statement in the session's transaction; what take(cursor, pipeline) makes of it."""
         if session.new or session.dirty or session.deleted:
             session.flush()  # as autoflush would before a query: the statement sees the session's changes
-        connection = session.connection()
+        held = session.info.get(_PIPELINED)
+        if held is not None:  # in pipelined(): the transaction's connection, as it was when it began
+            connection, driver, pipeline = held
+        else:
+            connection = session.connection()
+            driver = connection.connection.driver_connection
+            pipeline = open_pipeline(driver)
         plan = self.plan(connection.dialect)
-        driver = connection.connection.driver_connection
         values = plan.parameters(params or {})
         cursor = driver.cursor()
         try:
@@ -90,7 +95,7 @@ class Prepared:
                 _execute_unprepared(driver, cursor, plan.sql, values)
             else:
                 cursor.execute(plan.sql, values)
-            return plan, take(cursor, open_pipeline(driver))
+            return plan, take(cursor, pipeline)
         except connection.dialect.loaded_dbapi.Error as exc:
             # SQLAlchemy's own handling: the same exception classes, and a dead connection (and
             # the pool's others, opened before it) invalidated so the next checkout opens anew.
@@ -151,7 +156,7 @@ def _nothing(_cursor, _pipeline) -> None:
 # -- pipelines (PostgreSQL) ----------------------------------------------------------------------
 
 _PIPELINES: dict[int, tuple[Any, Any]] = {}  # id of a driver connection: (it, its open pipeline)
-_PIPELINED = "fieldline.pipelined"  # in a session's info while pipelined() holds it
+_PIPELINED = "fieldline.pipelined"  # in a session's info while pipelined() holds it: (connection, driver, pipeline)
 
 
 def open_pipeline(driver_connection) -> Any:
@@ -179,7 +184,7 @@ def pipelined(session: Session, enabled: bool = True) -> Iterator[None]:
     try:
         with driver.pipeline() as pipeline:
             _PIPELINES[id(driver)] = (driver, pipeline)
-            session.info[_PIPELINED] = True
+            session.info[_PIPELINED] = (connection, driver, pipeline)
             try:
                 yield
             finally:
@@ -281,7 +286,7 @@ def _insert(table: Table, row: dict[str, Any], returning: bool) -> Prepared:
 
 def in_pipeline(session: Session) -> bool:
     """Whether the session's statements run in a pipeline (see pipelined)."""
-    return session.info.get(_PIPELINED, False)
+    return _PIPELINED in session.info
 
 
 class RunAgainAlone(Exception):
