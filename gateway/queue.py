@@ -105,7 +105,7 @@ class RQQueues:
             raise failed
 
     def flush(self, timeout: float = 5.0) -> bool:
-        """Wait until the ids handed to the background pusher are pushed (or failed to be); True
+        """Wait until the jobs handed to the background pusher are pushed (or failed to be); True
         if they were within timeout. At once without a background pusher."""
         return self.pusher is None or self.pusher.flush(timeout)
 
