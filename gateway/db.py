@@ -14,7 +14,7 @@ from sqlalchemy.engine import make_url
 from sqlalchemy.exc import DisconnectionError
 from sqlalchemy.orm import DeclarativeBase, Session, sessionmaker
 
-from .sql import Prepared, open_pipeline
+from .sql import Prepared, send_held
 
 NAMING = {
     "ix": "ix_%(column_0_label)s",
@@ -66,7 +66,7 @@ def make_engine(url: str) -> Engine:
         # rather than holding it for the minutes a TCP connect can take
         engine = create_engine(url, pool_size=10, max_overflow=10, connect_args={"connect_timeout": CONNECT_TIMEOUT})
         _ping_after_idle(engine)
-        _results_in_pipeline(engine)
+        _held_writes_first(engine)
         return engine
     if parsed.database and parsed.database != ":memory:":
         Path(parsed.database).parent.mkdir(parents=True, exist_ok=True)
@@ -115,18 +115,12 @@ def _ping_after_idle(engine: Engine) -> None:
             raise DisconnectionError("the server closed the connection")  # the pool opens another
 
 
-_NOTHING_TO_READ = ("SAVEPOINT", "RELEASE SAVEPOINT", "ROLLBACK TO SAVEPOINT")
-
-
-def _results_in_pipeline(engine: Engine) -> None:
-    """A statement SQLAlchemy runs inside sql.pipelined() gets its result before SQLAlchemy reads
-    it (the ORM reads RETURNING rows and counts at once): the pipeline is synced after it.
-    Savepoints, whose results SQLAlchemy does not read, go with the next round trip."""
-    @event.listens_for(engine, "after_cursor_execute")
-    def _sync(_conn, cursor, statement, *_args):
-        pipeline = open_pipeline(cursor.connection)
-        if pipeline is not None and not statement.startswith(_NOTHING_TO_READ):
-            pipeline.sync()
+def _held_writes_first(engine: Engine) -> None:
+    """A statement SQLAlchemy runs itself inside sql.pipelined() (a flush, a lazy load) sees the
+    writes held back there: they are sent before it."""
+    @event.listens_for(engine, "before_cursor_execute")
+    def _send(_conn, cursor, *_args):
+        send_held(cursor.connection)
 
 
 class Database:

@@ -185,9 +185,10 @@ def _store_raw(session: Session, values: dict[str, Any]) -> RawMessage | None:
     return None if new_id is None else _raw_message(new_id, values)
 
 
-# a handler writes after a savepoint: a refusal undoes what it wrote and keeps the raw message
-# (in a pipeline, without a round trip of its own). It is not released: the commit ends it.
-_HANDLING = sql.Prepared(text("SAVEPOINT handling"))
+# a handler writes after a savepoint: a refusal undoes what it wrote and keeps the raw message.
+# In pipelined() it is held back until a write is sent (a refusal before then undoes nothing on
+# the server) and dropped if the handler returns first. It is not released: the commit ends it.
+_HANDLING = sql.Prepared(text("SAVEPOINT handling"), savepoint=True)
 _UNDO_HANDLING = sql.Prepared(text("ROLLBACK TO SAVEPOINT handling"), unprepared=True)
 
 
@@ -248,7 +249,7 @@ def _answer(session: Session, runtime: Runtime, message: RawMessage, contact: Co
     try:
         reply = HANDLERS[form.handler](hctx, parsed)
     except Refusal as refusal:
-        _UNDO_HANDLING.later(session)
+        sql.rollback_to(session, _HANDLING, _UNDO_HANDLING)
         session.expunge_all()  # what the handler read or changed may be undone: none of it is kept
         values = {k: echo(v) if k == "value" else v for k, v in refusal.values.items()}
         _finish(message, MessageStatus.rejected, lang, render_refusal(pack, form, refusal.reason, lang, values),
@@ -260,6 +261,7 @@ def _answer(session: Session, runtime: Runtime, message: RawMessage, contact: Co
         return _fail(session, message, runtime, form, lang)
     except Exception:
         return _fail(session, message, runtime, form, lang)
+    sql.drop_held(session, _HANDLING)  # still held: no write reached the server, none is undone now
     _finish(message, MessageStatus.accepted, hctx.language,
             render(pack, form, reply.key, hctx.language, reply.values), form=form.code, reply=reply)
     if reply.report_id is not None:

@@ -12,11 +12,16 @@ What the session holds stays true: pending ORM changes are flushed before a stat
 autoflush would), rows come back as ORM objects in the session's identity map when asked
 (`load`), and objects of a table an UPDATE touched are expired (`run(..., expires=Model)`).
 
-On PostgreSQL a message's statements can share round trips (`pipelined`): in psycopg's pipeline
-mode a write whose result nobody reads (`later`, `add(..., later=True)`) is sent with the next
-statement that is read, or at the end of the block, not on its own. A message that made eight
-round trips (BEGIN, six statements, COMMIT) makes four. Statements SQLAlchemy runs itself inside
-the block still wait for their results, as outside it.
+On PostgreSQL a message's writes are held back and sent together (`pipelined`): a write whose
+result nobody reads (`later`, `add(..., later=True)`) waits in the session until a statement
+needs the server to have it (a read, or any statement SQLAlchemy runs itself), or until the
+block ends; then the writes held go at once, several in one of psycopg's pipelines, and at the end
+of the block with the COMMIT. Reads go on their own: in psycopg a read in a pipeline costs about
+three times a read outside one. A savepoint is held until the next write: a read does not send
+it, a refusal before any write was sent undoes nothing on the server (`rollback_to`), and a
+savepoint still held when no refusal can come is dropped (`drop_held`). A visit: BEGIN, the
+sender with the raw message, the household with the sender's area, then one pipeline with the
+report, the due care, the outcome and COMMIT.
 """
 from __future__ import annotations
 
@@ -26,7 +31,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Any, Callable, Iterator, Sequence
 
-from sqlalchemy import Table, bindparam, func, insert, select
+from sqlalchemy import Table, bindparam, func, insert, select, text
 from sqlalchemy.engine import Dialect
 from sqlalchemy.orm import Session, make_transient_to_detached
 from sqlalchemy.orm.util import identity_key
@@ -40,6 +45,7 @@ class _Plan:
     static: dict[str, Any]  # values the statement carries itself (literals in where clauses)
     binds: tuple[tuple[str, Callable], ...]  # (name, conversion) for parameters that need one
     results: tuple[Callable | None, ...]  # a conversion per result column, or None
+    reads: bool  # a SELECT: it changes nothing (a data-modifying WITH does not start with SELECT)
 
     def parameters(self, given: dict[str, Any]) -> Any:
         values = {**self.static, **given} if self.static else dict(given)
@@ -65,9 +71,10 @@ class Prepared:
     TO SAVEPOINT that only undoes rows written (nothing dropped or altered to make a prepared
     statement stale), so that the connection's prepared statements outlive it."""
 
-    def __init__(self, statement: ClauseElement, *, unprepared: bool = False):
+    def __init__(self, statement: ClauseElement, *, unprepared: bool = False, savepoint: bool = False):
         self.statement = statement
         self.unprepared = unprepared
+        self.savepoint = savepoint  # held until a write follows it (see pipelined)
         self._plans: dict[str, _Plan] = {}
 
     def plan(self, dialect: Dialect) -> _Plan:
@@ -76,38 +83,40 @@ class Prepared:
             plan = self._plans[dialect.name] = _compile(self.statement, dialect)
         return plan
 
-    def _execute(self, session: Session, params: dict[str, Any] | None, take: Callable) -> Any:
-        """Run the statement in the session's transaction; what take(cursor, pipeline) makes of it."""
+    def _execute(self, session: Session, params: dict[str, Any] | None, take: Callable | None) -> Any:
+        """Run the statement in the session's transaction; what take(cursor) makes of it. take None:
+        a write whose result is not read, held back in pipelined()."""
         if session.new or session.dirty or session.deleted:
             session.flush()  # as autoflush would before a query: the statement sees the session's changes
-        held = session.info.get(_PIPELINED)
+        held: _Held | None = session.info.get(_HELD)
         if held is not None:  # in pipelined(): the transaction's connection, as it was when it began
-            connection, driver, pipeline = held
+            connection, driver = held.connection, held.driver
+            plan = self.plan(connection.dialect)
+            values = plan.parameters(params or {})
+            if take is None:
+                held.writes.append((self, plan.sql, values))
+                return plan, None
+            held.send(before_read=plan.reads)  # a write goes after the savepoint held, if any
         else:
             connection = session.connection()
             driver = connection.connection.driver_connection
-            pipeline = open_pipeline(driver)
-        plan = self.plan(connection.dialect)
-        values = plan.parameters(params or {})
+            plan = self.plan(connection.dialect)
+            values = plan.parameters(params or {})
         cursor = driver.cursor()
         try:
-            if self.unprepared:
-                _execute_unprepared(driver, cursor, plan.sql, values)
-            else:
-                cursor.execute(plan.sql, values)
-            return plan, take(cursor, pipeline)
+            _run(driver, cursor, self, plan.sql, values)
+            return plan, None if take is None else take(cursor)
         except connection.dialect.loaded_dbapi.Error as exc:
             # SQLAlchemy's own handling: the same exception classes, and a dead connection (and
             # the pool's others, opened before it) invalidated so the next checkout opens anew.
-            # In a pipeline the error may be an earlier write's, sent with this statement.
             connection._handle_dbapi_exception(exc, plan.sql, values, cursor, None)
 
     def all(self, session: Session, params: dict[str, Any] | None = None) -> list[tuple]:
-        plan, rows = self._execute(session, params, lambda cursor, _: cursor.fetchall())
+        plan, rows = self._execute(session, params, _all)
         return [plan.row(raw) for raw in rows]
 
     def first(self, session: Session, params: dict[str, Any] | None = None) -> tuple | None:
-        plan, raw = self._execute(session, params, lambda cursor, _: cursor.fetchone())
+        plan, raw = self._execute(session, params, _one)
         return None if raw is None else plan.row(raw)
 
     def scalar(self, session: Session, params: dict[str, Any] | None = None) -> Any:
@@ -123,11 +132,19 @@ class Prepared:
         return count
 
     def later(self, session: Session, params: dict[str, Any] | None = None, *, expires: type | None = None) -> None:
-        """Run a write whose result is not needed: in a pipeline, it goes with the next round
-        trip (its error, if any, is raised there); elsewhere, now."""
-        self._execute(session, params, _nothing)
+        """Run a write whose result is not needed: in pipelined(), it is held and goes with the
+        next statement that needs it or at the end (its error, if any, is raised there); elsewhere,
+        now."""
+        self._execute(session, params, None)
         if expires is not None:
             expire_all(session, expires)
+
+
+def _run(driver, cursor, statement: "Prepared", text_: str, values: Any) -> None:
+    if statement.unprepared:
+        _execute_unprepared(driver, cursor, text_, values)
+    else:
+        cursor.execute(text_, values)
 
 
 def _execute_unprepared(driver, cursor, statement: str, values: Any) -> None:
@@ -143,55 +160,131 @@ def _execute_unprepared(driver, cursor, statement: str, values: Any) -> None:
         driver.prepare_threshold = threshold
 
 
-def _rowcount(cursor, pipeline) -> int:
-    if pipeline is not None:
-        pipeline.sync()  # the count comes with the result
+def _one(cursor) -> Any:
+    return cursor.fetchone()
+
+
+def _all(cursor) -> list:
+    return cursor.fetchall()
+
+
+def _rowcount(cursor) -> int:
     return cursor.rowcount
 
 
-def _nothing(_cursor, _pipeline) -> None:
-    return None
+# -- writes held back (PostgreSQL) ---------------------------------------------------------------
+
+_HELD = "fieldline.held"  # in a session's info while pipelined() holds its writes: a _Held
+_HOLDERS: dict[int, "_Held"] = {}  # id of a driver connection: the _Held of the session on it
+PIPELINE_FROM = 3  # writes sent before a read go in one pipeline from this many; fewer, one by one
 
 
-# -- pipelines (PostgreSQL) ----------------------------------------------------------------------
+# the COMMIT that goes with a pipelined() block's last writes; psycopg then finds the transaction
+# ended, and the session's commit sends nothing
+COMMIT = Prepared(text("COMMIT"), unprepared=True)
 
-_PIPELINES: dict[int, tuple[Any, Any]] = {}  # id of a driver connection: (it, its open pipeline)
-_PIPELINED = "fieldline.pipelined"  # in a session's info while pipelined() holds it: (connection, driver, pipeline)
+
+class _Held:
+    """The writes a pipelined() block holds back, in order, and how they are sent."""
+
+    __slots__ = ("connection", "driver", "writes")
+
+    def __init__(self, connection, driver):
+        self.connection = connection  # SQLAlchemy's, for its exception handling
+        self.driver = driver
+        self.writes: list[tuple[Prepared, str, Any]] = []
+
+    def send(self, *, before_read: bool = False, commit: bool = False) -> None:
+        """Send the writes held (before a read, not a savepoint that no write follows yet; before
+        a statement that writes, all of them), then COMMIT if asked; an error as SQLAlchemy's."""
+        writes = self.writes
+        count = len(writes)
+        if before_read:
+            while count and writes[count - 1][0].savepoint:
+                count -= 1
+        if not count and not commit:
+            return
+        sending, self.writes = writes[:count], writes[count:]
+        if commit:
+            sending.append((COMMIT, COMMIT.statement.text, None))
+        try:
+            _send(self.driver, sending, pipeline=len(sending) >= (2 if commit else PIPELINE_FROM))
+        except self.connection.dialect.loaded_dbapi.Error as exc:
+            self.writes = []  # the transaction is lost: nothing held is worth sending now
+            self.connection._handle_dbapi_exception(exc, "(writes held back)", None, None, None)
 
 
-def open_pipeline(driver_connection) -> Any:
-    """The pipeline a psycopg connection is in, if pipelined() opened one; else None."""
-    held = _PIPELINES.get(id(driver_connection))
-    return held[1] if held is not None and held[0] is driver_connection else None
+def _send(driver, writes: list, *, pipeline: bool) -> None:
+    """Send writes in order: in one pipeline (psycopg's own work, about two reads' worth, and a
+    round trip for them all) or one by one (a round trip each, which is cheaper for one or two,
+    and for a read: in psycopg a read in a pipeline costs three times one outside)."""
+    cursor = driver.cursor()
+    if pipeline:
+        with driver.pipeline():
+            for statement, text_, values in writes:
+                _run(driver, cursor, statement, text_, values)
+    else:
+        for statement, text_, values in writes:
+            _run(driver, cursor, statement, text_, values)
+
+
+def send_held(driver_connection) -> None:
+    """Send the writes held on a driver connection, if a pipelined() block holds any: before a
+    statement SQLAlchemy runs itself (gateway.db registers this), so that it sees them. A failed
+    write's error is the driver's, which SQLAlchemy then raises as the statement's."""
+    held = _HOLDERS.get(id(driver_connection))
+    if held is not None and held.driver is driver_connection and held.writes:
+        writes, held.writes = held.writes, []
+        _send(driver_connection, writes, pipeline=len(writes) >= PIPELINE_FROM)
 
 
 @contextmanager
-def pipelined(session: Session, enabled: bool = True) -> Iterator[None]:
-    """Run the block's statements in psycopg's pipeline mode on PostgreSQL (elsewhere, or when not
-    enabled, as usual). Writes sent with later() are on the server when the block ends; an error
-    of one is raised by then at the latest, as SQLAlchemy's exception.
+def pipelined(session: Session, enabled: bool = True, *, commit: bool = False) -> Iterator[None]:
+    """Hold the block's writes back and send them together (see the module's text) on PostgreSQL;
+    elsewhere, or when not enabled, every statement runs when called. Writes held are on the
+    server when the block ends; an error of one is raised by then at the latest, as SQLAlchemy's
+    exception. When the block raises, what it still held is dropped, never sent.
 
-    Commit after the block, and neither commit nor roll back the session inside it: either hands
-    a session's connection back to the pool, still in pipeline mode. (Savepoints are fine.)"""
+    commit: the last writes go with COMMIT when the block ends, if the session's transaction is
+    the connection's own (not a savepoint in a caller's); commit the session after the block all
+    the same, which then has nothing left to send. Neither commit nor roll back inside the block."""
     if not enabled or session.get_bind().dialect.name != "postgresql":
+        yield
+        return
+    if _HELD in session.info:
         yield
         return
     connection = session.connection()
     driver = connection.connection.driver_connection
-    if open_pipeline(driver) is not None:
-        yield
-        return
+    held = _HOLDERS[id(driver)] = session.info[_HELD] = _Held(connection, driver)
     try:
-        with driver.pipeline() as pipeline:
-            _PIPELINES[id(driver)] = (driver, pipeline)
-            session.info[_PIPELINED] = (connection, driver, pipeline)
-            try:
-                yield
-            finally:
-                _PIPELINES.pop(id(driver), None)
-                session.info.pop(_PIPELINED, None)
-    except connection.dialect.loaded_dbapi.Error as exc:  # the last writes' error, met on leaving
-        connection._handle_dbapi_exception(exc, "(pipeline sync)", None, None, None)
+        yield
+        if session.new or session.dirty or session.deleted:
+            session.flush()  # the ORM's changes before the COMMIT
+        held.send(commit=commit and not connection.in_nested_transaction())
+    finally:
+        _HOLDERS.pop(id(driver), None)
+        session.info.pop(_HELD, None)
+
+
+def drop_held(session: Session, savepoint: "Prepared") -> None:
+    """Drop savepoint if it is still held: nothing since it reached the server, and nothing
+    will be undone to it now; the writes held after it stay."""
+    held: _Held | None = session.info.get(_HELD)
+    if held is not None:
+        held.writes = [write for write in held.writes if write[0] is not savepoint]
+
+
+def rollback_to(session: Session, savepoint: "Prepared", undo: "Prepared") -> None:
+    """Undo the writes since savepoint: if it is still held (no write after it reached the
+    server), by dropping it and what followed; else by running undo (ROLLBACK TO SAVEPOINT)."""
+    held: _Held | None = session.info.get(_HELD)
+    if held is not None:
+        for at in range(len(held.writes) - 1, -1, -1):
+            if held.writes[at][0] is savepoint:
+                del held.writes[at:]
+                return
+    undo.later(session)
 
 
 def expire_all(session: Session, model: type) -> None:
@@ -215,7 +308,8 @@ def _compile(statement: ClauseElement, dialect: Dialect) -> _Plan:
         for column in compiled._result_columns
     )
     order = tuple(compiled.positiontup) if compiled.positional else None
-    return _Plan(compiled.string, order, static, tuple(binds), results)
+    reads = compiled.string.lstrip()[:6].upper() == "SELECT"
+    return _Plan(compiled.string, order, static, tuple(binds), results, reads)
 
 
 # -- rows as ORM objects ---------------------------------------------------------------------------
@@ -285,12 +379,12 @@ def _insert(table: Table, row: dict[str, Any], returning: bool) -> Prepared:
 
 
 def in_pipeline(session: Session) -> bool:
-    """Whether the session's statements run in a pipeline (see pipelined)."""
-    return _PIPELINED in session.info
+    """Whether the session's writes are held back and sent together (see pipelined)."""
+    return _HELD in session.info
 
 
 class RunAgainAlone(Exception):
-    """Raised in a pipeline where a failure is to be met a statement at a time: the caller rolls
+    """Raised in pipelined() where a failure is to be met a statement at a time: the caller rolls
     back and runs the work again without a pipeline."""
 
 

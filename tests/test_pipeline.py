@@ -1,5 +1,6 @@
-"""A message's writes in one pipeline (PostgreSQL): what a refusal or a failure leaves, and the
-ids new rows take from their sequence. On SQLite the same tests run without a pipeline."""
+"""A message's writes held back and sent together (PostgreSQL): what a refusal or a failure
+leaves, which statements go in a pipeline, and the ids new rows take from their sequence. On
+SQLite the same tests run with every statement sent when called."""
 from __future__ import annotations
 
 from datetime import date
@@ -11,7 +12,9 @@ from gateway import handlers, sql
 from gateway.handlers import Refusal, Reply
 from gateway.handlers.common import add_report, household_by_id
 from gateway.health import read_state
-from gateway.models import DueItem, InboundMessage, Report
+from gateway.models import DueItem, Household, IdKind, InboundMessage, Report, ShortId
+from gateway.people import new_short_id
+from tests import factories
 from tests.helpers import count, record_counts, refused, send
 
 NO_SUCH_PERSON = 2_000_000_000
@@ -39,17 +42,32 @@ def test_a_refusal_after_the_handler_wrote_leaves_only_the_raw_message(runtime, 
     assert count(session, Report) == 1
 
 
+def test_a_refusal_after_a_write_whose_result_was_read_undoes_it(runtime, session, volunteer, household, monkeypatch):
+    # the savepoint is held back until a write: one run at once (an ID taken, its row read back)
+    # must find it on the server already, or the refusal could not undo it
+    def takes_an_id_then_refuses(ctx, parsed):
+        household = household_by_id(ctx, parsed.values["household"])
+        new_short_id(ctx.session, IdKind.person)
+        raise Refusal("conflict", reason="unknown_id", value=household.short_id)
+
+    ids = count(session, ShortId)
+    monkeypatch.setitem(handlers.HANDLERS, "record_visit", takes_an_id_then_refuses)
+    refused(runtime, session, volunteer.phone, f"V {household.short_id}", "conflict")
+    assert count(session, ShortId) == ids
+
+
+def breaks_a_constraint_late(ctx, parsed):
+    household = household_by_id(ctx, parsed.values["household"])
+    report = add_report(ctx, parsed.values, household=household)
+    sql.add(ctx.session, DueItem, _due_item(NO_SUCH_PERSON, household.id), later=True)
+    return Reply("recorded", {"household": household.short_id, "head": household.head_name, "next_due": "-"},
+                 {"type": "report", "id": str(report.id)}, report.id)
+
+
 def test_a_write_that_fails_after_the_handler_returned_keeps_the_message_as_failed(
         runtime, session, volunteer, household, monkeypatch):
-    # in a pipeline the broken write is met only when the writes are sent, after the handler
-    # returned; the message goes again a statement at a time and is kept as failed, as without one
-    def breaks_a_constraint_late(ctx, parsed):
-        household = household_by_id(ctx, parsed.values["household"])
-        report = add_report(ctx, parsed.values, household=household)
-        sql.add(ctx.session, DueItem, _due_item(NO_SUCH_PERSON, household.id), later=True)
-        return Reply("recorded", {"household": household.short_id, "head": household.head_name, "next_due": "-"},
-                     {"type": "report", "id": str(report.id)}, report.id)
-
+    # the broken write is met only when the writes held are sent, after the handler returned; the
+    # message goes again a statement at a time and is kept as failed, as without holding them
     monkeypatch.setitem(handlers.HANDLERS, "record_visit", breaks_a_constraint_late)
     before = record_counts(session)
     outcome = send(runtime, volunteer.phone, f"V {household.short_id}")
@@ -111,3 +129,63 @@ def test_prepared_statements_outlive_a_refusal_and_a_health_read(runtime, volunt
     monkeypatch.undo()
     read_state(runtime)  # what /health and /metrics read, a transaction that only reads
     assert _prepared_on_the_pooled_connection(runtime) == (pid, prepared)
+
+
+def _statements_sent(monkeypatch) -> list[tuple[str, bool]]:
+    """Record each statement gateway.sql sends: (its first words, whether it went in a pipeline)."""
+    sent = []
+    run = sql._run
+
+    def recording(driver, cursor, statement, text_, values):
+        sent.append((" ".join(text_.split()[:3]), bool(driver.pgconn.pipeline_status)))
+        return run(driver, cursor, statement, text_, values)
+
+    monkeypatch.setattr(sql, "_run", recording)
+    return sent
+
+
+def test_reads_go_alone_and_the_last_writes_with_the_commit(committing_app, monkeypatch):
+    runtime = committing_app.extensions["fieldline"]
+    if runtime.db.is_sqlite:
+        pytest.skip("writes are held back only on PostgreSQL")
+    with runtime.db.session_scope() as setup:
+        volunteer = factories.contact(setup)
+        first, short_id = (factories.household(setup, volunteer).short_id for _ in range(2))
+        phone = volunteer.phone
+    with committing_app.app_context():  # the report's check runs in this process once committed
+        # the first new rows of a table in a process take a block of ids from its sequence first
+        assert send(runtime, phone, f"V {first}").status == "accepted"
+        sent = _statements_sent(monkeypatch)
+        assert send(runtime, phone, f"V {short_id}").status == "accepted"
+    assert [words for words, _ in sent][:2] == ["WITH sender AS", "SELECT households.id, households.short_id,"]
+    assert not any(in_pipeline for _, in_pipeline in sent[:2])  # the sender, the household: reads
+    # the rest in one pipeline; the handler's writes were all still held when it returned, so
+    # the savepoint before them went nowhere
+    writes = sent[2:]
+    assert writes[-1] == ("COMMIT", True)
+    assert {words.split()[0] for words, _ in writes[:-1]} == {"INSERT", "UPDATE"}
+    assert all(in_pipeline for _, in_pipeline in writes)
+    with runtime.db.session_scope() as check:  # committed: another session sees it
+        assert [check.get(Household, report.household_id).short_id
+                for report in check.scalars(select(Report).order_by(Report.id))] == [first, short_id]
+
+    # refused before any write: neither the savepoint nor a rollback to it reaches the server
+    del sent[:]
+    assert send(runtime, phone, "V 99999").status == "rejected"
+    assert not any(words.startswith(("SAVEPOINT", "ROLLBACK")) for words, _ in sent)
+    assert sent[-1] == ("COMMIT", True)
+
+
+def test_a_write_that_fails_with_the_commit_keeps_the_message_as_failed(committing_app, monkeypatch):
+    runtime = committing_app.extensions["fieldline"]
+    with runtime.db.session_scope() as setup:
+        volunteer = factories.contact(setup)
+        short_id = factories.household(setup, volunteer).short_id
+        phone = volunteer.phone
+    monkeypatch.setitem(handlers.HANDLERS, "record_visit", breaks_a_constraint_late)
+    outcome = send(runtime, phone, f"V {short_id}")
+    assert (outcome.status, outcome.error) == ("failed", "failed")
+    with runtime.db.session_scope() as check:
+        assert count(check, Report) == 0 and count(check, DueItem) == 0
+        [message] = check.scalars(select(InboundMessage)).all()
+        assert (message.status.value, message.reply) == ("failed", outcome.reply)

@@ -69,7 +69,7 @@ def take(runtime, *, reply_by_sms: bool = False, **args) -> Outcome:
 def _take_once(runtime, reply_by_sms: bool, pipelined: bool = True, **message) -> Outcome:
     session = runtime.db.session()
     try:
-        with sql.pipelined(session, enabled=pipelined):  # nothing in it commits or rolls back
+        with sql.pipelined(session, enabled=pipelined, commit=True):  # the last writes go with COMMIT
             outcome = receive(session, runtime, **message)
             if reply_by_sms and outcome.reply and not outcome.duplicate:
                 _queue_reply(session, runtime, outcome)
