@@ -291,9 +291,10 @@ def _opt_reply(runtime: Runtime, change: str, lang: str) -> str:
 def _fail(session: Session, message: RawMessage, runtime: Runtime, form: Form,
           lang: str) -> RawMessage | None:
     if sql.in_pipeline(session):
-        # what failed may have left the pipeline aborted: the message goes again a statement at
-        # a time (its transaction rolled back whole), and fails there if it fails again
-        raise sql.RunAgainAlone(f"the {form.code} handler failed in a pipeline")
+        # writes held back may be unsent, or one sent with others may be what failed: the message
+        # goes again a statement at a time (its transaction rolled back whole), and fails there
+        # if it fails again
+        raise sql.RunAgainAlone(f"the {form.code} handler failed while its writes were held back")
     log.exception("message %s: the %s handler failed; the message is kept", message.id, form.code)
     message = _start_over(session, message)
     if message is not None:

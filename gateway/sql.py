@@ -91,17 +91,16 @@ class Prepared:
         held: _Held | None = session.info.get(_HELD)
         if held is not None:  # in pipelined(): the transaction's connection, as it was when it began
             connection, driver = held.connection, held.driver
-            plan = self.plan(connection.dialect)
-            values = plan.parameters(params or {})
+        else:
+            connection = session.connection()
+            driver = connection.connection.driver_connection
+        plan = self.plan(connection.dialect)
+        values = plan.parameters(params or {})
+        if held is not None:
             if take is None:
                 held.writes.append((self, plan.sql, values))
                 return plan, None
             held.send(before_read=plan.reads)  # a write goes after the savepoint held, if any
-        else:
-            connection = session.connection()
-            driver = connection.connection.driver_connection
-            plan = self.plan(connection.dialect)
-            values = plan.parameters(params or {})
         cursor = driver.cursor()
         try:
             _run(driver, cursor, self, plan.sql, values)

@@ -42,12 +42,12 @@ def take_message(*, channel: str, provider_id: str, sender: str, receiver: str, 
 
 def take(runtime, *, reply_by_sms: bool = False, **args) -> Outcome:
     """take_message without a request: one message through intake, committed, taken once more
-    on a new connection if the database had dropped the first, or without a pipeline if a
-    failure in one asks for it."""
+    on a new connection if the database had dropped the first, or a statement at a time if a
+    failure while its writes were held back asks for it."""
     try:
         return _take_once(runtime, reply_by_sms, **args)
     except sql.RunAgainAlone as exc:
-        log.warning("a %s message goes again without a pipeline: %s", args["channel"], exc)
+        log.warning("a %s message goes again a statement at a time: %s", args["channel"], exc)
         return _take_once(runtime, reply_by_sms, pipelined=False, **args)
     except DBAPIError as exc:
         if exc.connection_invalidated:
@@ -58,10 +58,10 @@ def take(runtime, *, reply_by_sms: bool = False, **args) -> Outcome:
             return _take_once(runtime, reply_by_sms, **args)
         if runtime.db.is_sqlite:
             raise
-        # a write sent ahead in the pipeline failed (a broken constraint, say) after the handler
+        # a write held back failed when it was sent (a broken constraint, say), after the handler
         # had returned: nothing of the message was kept. It goes once more a statement at a time,
         # where the handler meets the error itself and the message is kept as failed.
-        log.warning("a %s message's writes failed in the pipeline (%s); trying once more without it",
+        log.warning("a %s message's writes held back failed (%s); trying once more a statement at a time",
                     args["channel"], type(exc.orig).__name__)
         return _take_once(runtime, reply_by_sms, pipelined=False, **args)
 
