@@ -63,8 +63,11 @@ def make_engine(url: str) -> Engine:
     parsed = make_url(url)
     if parsed.get_backend_name() != "sqlite":
         # a database that does not answer fails a request in seconds (503, the provider retries)
-        # rather than holding it for the minutes a TCP connect can take
-        engine = create_engine(url, pool_size=10, max_overflow=10, connect_args={"connect_timeout": CONNECT_TIMEOUT})
+        # rather than holding it for the minutes a TCP connect can take. psycopg prepares no
+        # statement itself: gateway.sql prepares its own on each connection, and psycopg would
+        # deallocate them all on its first rollback (see sql._Wire)
+        engine = create_engine(url, pool_size=10, max_overflow=10,
+                               connect_args={"connect_timeout": CONNECT_TIMEOUT, "prepare_threshold": None})
         _ping_after_idle(engine)
         _held_writes_first(engine)
         return engine

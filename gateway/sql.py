@@ -12,25 +12,30 @@ What the session holds stays true: pending ORM changes are flushed before a stat
 autoflush would), rows come back as ORM objects in the session's identity map when asked
 (`load`), and objects of a table an UPDATE touched are expired (`run(..., expires=Model)`).
 
-On PostgreSQL a message's writes are held back and sent together (`pipelined`): a write whose
-result nobody reads (`later`, `add(..., later=True)`) waits in the session until a statement
-needs the server to have it (a read, or any statement SQLAlchemy runs itself), or until the
-block ends; then the writes held go at once, several in one of psycopg's pipelines, and at the end
-of the block with the COMMIT. Reads go on their own: in psycopg a read in a pipeline costs about
-three times a read outside one. A savepoint is held until the next write: a read does not send
-it, a refusal before any write was sent undoes nothing on the server (`rollback_to`), and a
-savepoint still held when no refusal can come is dropped (`drop_held`). A visit: BEGIN, the
-sender with the raw message, the household with the sender's area, then one pipeline with the
-report, the due care, the outcome and COMMIT.
+On PostgreSQL, with psycopg, statements go on the connection's libpq connection rather than
+through a cursor (`_Wire`): each prepared on the server the first time a connection runs it,
+several in one round trip, and BEGIN with the first of a transaction. A message's writes are held
+back and sent together (`pipelined`): a write whose result nobody reads (`later`, `add(...,
+later=True)`) waits in the session until a statement needs the server to have it (a read, a
+write whose result is read, or any statement SQLAlchemy runs itself), then goes in the same round
+trip before it; at the end of the block what is left goes with the COMMIT. A savepoint is held
+until the next write: a read does not send it, a refusal before any write was sent undoes nothing
+on the server (`rollback_to`), and a savepoint still held when no refusal can come is dropped
+(`drop_held`). A visit takes three round trips: BEGIN with the sender and the raw message; the
+household with the sender's area; the report, the due care, the outcome and COMMIT.
 """
 from __future__ import annotations
 
 import os
+import re
 import weakref
 from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Any, Callable, Iterator, Sequence
 
+from psycopg import generators, pq
+from psycopg.adapt import PyFormat, Transformer
+from psycopg.errors import error_from_result
 from sqlalchemy import Table, bindparam, func, insert, select, text
 from sqlalchemy.engine import Dialect
 from sqlalchemy.orm import Session, make_transient_to_detached
@@ -46,6 +51,8 @@ class _Plan:
     binds: tuple[tuple[str, Callable], ...]  # (name, conversion) for parameters that need one
     results: tuple[Callable | None, ...]  # a conversion per result column, or None
     reads: bool  # a SELECT: it changes nothing (a data-modifying WITH does not start with SELECT)
+    wire: bytes | None = None  # PostgreSQL: the SQL with $1, $2 .. (see _Wire)
+    wire_order: tuple[str, ...] = ()  # the parameter of each $n, in order
 
     def parameters(self, given: dict[str, Any]) -> Any:
         values = {**self.static, **given} if self.static else dict(given)
@@ -64,12 +71,12 @@ class _Plan:
 class Prepared:
     """One Core statement, compiled once per dialect; its parameters are bindparam() names.
 
-    psycopg prepares a statement on the server once a connection has run it a few times. It
-    forgets every statement it prepared (and deallocates them) when it sees a statement end in
-    ROLLBACK, a ROLLBACK TO SAVEPOINT included; each is then parsed and planned anew for its next
-    ten or so runs. unprepared: psycopg neither prepares nor tracks this statement; for a ROLLBACK
-    TO SAVEPOINT that only undoes rows written (nothing dropped or altered to make a prepared
-    statement stale), so that the connection's prepared statements outlive it."""
+    On a _Wire each statement is prepared on the server the first time a connection runs it.
+    unprepared: never prepared, sent with its SQL each time; for statements such as COMMIT or
+    ROLLBACK TO SAVEPOINT. Through a psycopg cursor (a connection that lets psycopg prepare
+    statements: not gateway.db's), psycopg neither prepares nor tracks it: psycopg forgets and
+    deallocates every statement it prepared when it sees one end in ROLLBACK, a ROLLBACK TO
+    SAVEPOINT included."""
 
     def __init__(self, statement: ClauseElement, *, unprepared: bool = False, savepoint: bool = False):
         self.statement = statement
@@ -84,31 +91,37 @@ class Prepared:
         return plan
 
     def _execute(self, session: Session, params: dict[str, Any] | None, take: Callable | None) -> Any:
-        """Run the statement in the session's transaction; what take(cursor) makes of it. take None:
-        a write whose result is not read, held back in pipelined()."""
+        """Run the statement in the session's transaction; what take(rows) makes of it (rows: a
+        cursor, or a _Rows). take None: a write whose result is not read, held back in pipelined()."""
         if session.new or session.dirty or session.deleted:
             session.flush()  # as autoflush would before a query: the statement sees the session's changes
         held: _Held | None = session.info.get(_HELD)
         if held is not None:  # in pipelined(): the transaction's connection, as it was when it began
-            connection, driver = held.connection, held.driver
+            connection, driver, wire = held.connection, held.driver, held.wire
         else:
             connection = session.connection()
             driver = connection.connection.driver_connection
+            wire = _wire(connection, driver)
         plan = self.plan(connection.dialect)
         values = plan.parameters(params or {})
+        this = (self, plan, values)
         if held is not None:
             if take is None:
-                held.writes.append((self, plan.sql, values))
+                held.writes.append(this)
                 return plan, None
-            held.send(before_read=plan.reads)  # a write goes after the savepoint held, if any
-        cursor = driver.cursor()
+            # what is held goes first, in the same round trip (a savepoint only before a write)
+            return plan, take(held.send(before_read=plan.reads, then=this))
         try:
-            _run(driver, cursor, self, plan.sql, values)
-            return plan, None if take is None else take(cursor)
+            if wire is not None:
+                rows = wire.exchange([this])
+            else:
+                rows = driver.cursor()
+                _run(driver, rows, this)
+            return plan, None if take is None else take(rows)
         except connection.dialect.loaded_dbapi.Error as exc:
             # SQLAlchemy's own handling: the same exception classes, and a dead connection (and
             # the pool's others, opened before it) invalidated so the next checkout opens anew.
-            connection._handle_dbapi_exception(exc, plan.sql, values, cursor, None)
+            connection._handle_dbapi_exception(exc, plan.sql, values, None, None)
 
     def all(self, session: Session, params: dict[str, Any] | None = None) -> list[tuple]:
         plan, rows = self._execute(session, params, _all)
@@ -139,11 +152,13 @@ class Prepared:
             expire_all(session, expires)
 
 
-def _run(driver, cursor, statement: "Prepared", text_: str, values: Any) -> None:
+def _run(driver, cursor, command: tuple) -> None:
+    """Run one statement through the driver's cursor (SQLite, or a connection _wire does not drive)."""
+    statement, plan, values = command
     if statement.unprepared:
-        _execute_unprepared(driver, cursor, text_, values)
+        _execute_unprepared(driver, cursor, plan.sql, values)
     else:
-        cursor.execute(text_, values)
+        cursor.execute(plan.sql, values)
 
 
 def _execute_unprepared(driver, cursor, statement: str, values: Any) -> None:
@@ -159,23 +174,159 @@ def _execute_unprepared(driver, cursor, statement: str, values: Any) -> None:
         driver.prepare_threshold = threshold
 
 
-def _one(cursor) -> Any:
-    return cursor.fetchone()
+def _one(rows) -> Any:
+    return rows.fetchone()
 
 
-def _all(cursor) -> list:
-    return cursor.fetchall()
+def _all(rows) -> list:
+    return rows.fetchall()
 
 
-def _rowcount(cursor) -> int:
-    return cursor.rowcount
+def _rowcount(rows) -> int:
+    return rows.rowcount
+
+
+# -- psycopg's libpq connection, driven directly ---------------------------------------------------
+
+_BEGIN, _COMMIT = b"BEGIN", b"COMMIT"
+_ROWS = "rows"  # what a statement's result is read for
+_IDLE = pq.TransactionStatus.IDLE
+_FATAL_ERROR, _COMMAND_OK = pq.ExecStatus.FATAL_ERROR, pq.ExecStatus.COMMAND_OK
+_PIPELINE_OFF, _CONNECTION_OK = pq.PipelineStatus.OFF, pq.ConnStatus.OK
+_WIRES: "weakref.WeakKeyDictionary[Any, _Wire]" = weakref.WeakKeyDictionary()  # driver connection: its _Wire
+
+
+def _wire(connection, driver) -> "_Wire | None":
+    """The _Wire of a psycopg connection, if statements may go by it now (see _Wire); else None."""
+    if (connection.dialect.driver != "psycopg" or driver.prepare_threshold is not None or driver.autocommit
+            or driver.isolation_level is not None or driver.read_only is not None or driver.deferrable):
+        return None  # a transaction begun otherwise than by BEGIN alone, or no transaction at all
+    wire = _WIRES.get(driver)
+    if wire is None:
+        wire = _WIRES[driver] = _Wire(driver)
+    return wire
+
+
+class _Rows:
+    """A result as the take functions read it (fetchone, fetchall, rowcount), loaded by psycopg's own
+    loaders (the types' conversions a cursor would make)."""
+
+    __slots__ = ("tx", "result")
+
+    def __init__(self, tx, result):
+        self.tx = tx
+        self.result = result
+
+    def fetchone(self) -> tuple | None:
+        if not self.result.ntuples:
+            return None
+        self.tx.set_pgresult(self.result)
+        return self.tx.load_row(0, tuple)
+
+    def fetchall(self) -> list[tuple]:
+        self.tx.set_pgresult(self.result)
+        return self.tx.load_rows(0, self.result.ntuples, tuple)
+
+    @property
+    def rowcount(self) -> int:
+        return self.result.command_tuples or 0
+
+
+class _Wire:
+    """Statements sent on a psycopg connection's libpq connection (psycopg's pq interface) rather
+    than through a cursor, which costs about twice the client CPU of the round trip itself
+    (converting the query, choosing dumpers, preparing, its pipeline's bookkeeping). Each
+    statement is prepared on the server the first time a connection runs it, and runs by name
+    from then on; several go in one round trip (libpq's pipeline mode), and BEGIN goes with the
+    first statement of a transaction rather than in a round trip of its own.
+
+    Only for connections whose own prepared statements psycopg does not manage
+    (prepare_threshold None, which gateway.db sets): psycopg deallocates every statement on the
+    connection when it sees a rollback, these too. Parameters and results are converted by
+    psycopg's adapters, as a cursor would; an error is psycopg's, as a cursor would raise it."""
+
+    __slots__ = ("__weakref__", "driver", "pgconn", "tx", "names", "made", "encoding")
+
+    def __init__(self, driver):
+        self.driver = driver
+        self.pgconn = driver.pgconn
+        self.tx = Transformer(driver)
+        self.names: dict[tuple, bytes] = {}  # (SQL, parameter types): its name, prepared on this connection
+        self.made = 0  # names made on this connection
+        self.encoding = (self.pgconn.parameter_status(b"client_encoding") or b"UTF8").decode()
+
+    def exchange(self, commands: list[tuple], *, commit: bool = False) -> "_Rows | None":
+        """Send commands ((Prepared, plan, values) each) in order in one round trip, with BEGIN
+        first if no transaction is open and COMMIT last if asked; the last command's result. The
+        first error is raised once every result has been read and the connection is ready again."""
+        pgconn, tx = self.pgconn, self.tx
+        with self.driver.lock:
+            sends: list[tuple[Callable, tuple, Any]] = []  # (send, its arguments, what its result is)
+            if pgconn.transaction_status == _IDLE:
+                sends.append((pgconn.send_query_params, (_BEGIN, None), None))
+            preparing: dict[tuple, bytes] = {}
+            for statement, plan, values in commands:
+                order = plan.wire_order
+                params = tx.dump_sequence([values[name] for name in order], [PyFormat.AUTO] * len(order))
+                if statement.unprepared:
+                    sends.append((pgconn.send_query_params, (plan.wire, params, tx.types, tx.formats), _ROWS))
+                    continue
+                key = (plan.wire, tx.types)
+                name = self.names.get(key) or preparing.get(key)
+                if name is None:
+                    self.made += 1
+                    name = preparing[key] = b"_fieldline_%d" % self.made
+                    sends.append((pgconn.send_prepare, (name, plan.wire, tx.types), (key, name)))
+                sends.append((pgconn.send_query_prepared, (name, params, tx.formats), _ROWS))
+            if commit:
+                sends.append((pgconn.send_query_params, (_COMMIT, None), None))
+            if len(sends) == 1:
+                send, args, _ = sends[0]
+                send(*args)
+                return self._rows(self.driver.wait(generators.execute(pgconn)))
+            return self._pipeline(sends)
+
+    def _rows(self, results: list) -> "_Rows | None":
+        for result in results:
+            if result.status == _FATAL_ERROR:
+                raise error_from_result(result, encoding=self.encoding)
+        return _Rows(self.tx, results[-1]) if results else None
+
+    def _pipeline(self, sends: list) -> "_Rows | None":
+        """sends in one of libpq's pipelines; a statement after a failed one is not run."""
+        pgconn, driver = self.pgconn, self.driver
+        error, rows = None, None
+        pgconn.enter_pipeline_mode()
+        try:
+            for send, args, _ in sends:
+                send(*args)
+            pgconn.pipeline_sync()
+            driver.wait(generators.send(pgconn))
+            for _, _, what in sends:
+                results = driver.wait(generators.fetch_many(pgconn))
+                failed = next((r for r in results if r.status == _FATAL_ERROR), None)
+                if failed is not None:
+                    error = error or error_from_result(failed, encoding=self.encoding)
+                elif what is _ROWS:
+                    rows = _Rows(self.tx, results[-1]) if results else None
+                elif what is not None and results and results[0].status == _COMMAND_OK:
+                    key, name = what
+                    self.names[key] = name  # prepared: a statement skipped after an error was not
+            driver.wait(generators.fetch_many(pgconn))  # the pipeline's sync
+            pgconn.exit_pipeline_mode()
+        except BaseException:
+            if pgconn.pipeline_status != _PIPELINE_OFF and pgconn.status == _CONNECTION_OK:
+                pgconn.exit_pipeline_mode()  # fails with results still unread: the connection is lost then
+            raise
+        if error is not None:
+            raise error
+        return rows
 
 
 # -- writes held back (PostgreSQL) ---------------------------------------------------------------
 
 _HELD = "fieldline.held"  # in a session's info while pipelined() holds its writes: a _Held
 _HOLDERS: dict[int, "_Held"] = {}  # id of a driver connection: the _Held of the session on it
-PIPELINE_FROM = 3  # writes sent before a read go in one pipeline from this many; fewer, one by one
 
 
 # the COMMIT that goes with a pipelined() block's last writes; psycopg then finds the transaction
@@ -186,45 +337,47 @@ COMMIT = Prepared(text("COMMIT"), unprepared=True)
 class _Held:
     """The writes a pipelined() block holds back, in order, and how they are sent."""
 
-    __slots__ = ("connection", "driver", "writes")
+    __slots__ = ("connection", "driver", "wire", "writes")
 
     def __init__(self, connection, driver):
         self.connection = connection  # SQLAlchemy's, for its exception handling
         self.driver = driver
-        self.writes: list[tuple[Prepared, str, Any]] = []
+        self.wire = _wire(connection, driver)
+        self.writes: list[tuple[Prepared, _Plan, Any]] = []
 
-    def send(self, *, before_read: bool = False, commit: bool = False) -> None:
+    def send(self, *, before_read: bool = False, commit: bool = False, then: tuple | None = None) -> Any:
         """Send the writes held (before a read, not a savepoint that no write follows yet; before
-        a statement that writes, all of them), then COMMIT if asked; an error as SQLAlchemy's."""
+        a statement that writes, all of them), then the statement then, if given, and COMMIT if
+        asked, all in one round trip on a _Wire; the result of then. An error as SQLAlchemy's."""
         writes = self.writes
         count = len(writes)
         if before_read:
             while count and writes[count - 1][0].savepoint:
                 count -= 1
-        if not count and not commit:
-            return
+        if not count and not commit and then is None:
+            return None
         sending, self.writes = writes[:count], writes[count:]
+        if then is not None:
+            sending.append(then)
         if commit:
-            sending.append((COMMIT, COMMIT.statement.text, None))
+            sending.append((COMMIT, COMMIT.plan(self.connection.dialect), {}))
         try:
-            _send(self.driver, sending, pipeline=len(sending) >= (2 if commit else PIPELINE_FROM))
+            return _send(self.driver, self.wire, sending)
         except self.connection.dialect.loaded_dbapi.Error as exc:
             self.writes = []  # the transaction is lost: nothing held is worth sending now
-            self.connection._handle_dbapi_exception(exc, "(writes held back)", None, None, None)
+            statement = then[1].sql if then is not None else "(writes held back)"
+            self.connection._handle_dbapi_exception(exc, statement, None, None, None)
 
 
-def _send(driver, writes: list, *, pipeline: bool) -> None:
-    """Send writes in order: in one pipeline (psycopg's own work, about two reads' worth, and a
-    round trip for them all) or one by one (a round trip each, which is cheaper for one or two,
-    and for a read: in psycopg a read in a pipeline costs three times one outside)."""
+def _send(driver, wire: "_Wire | None", commands: list) -> Any:
+    """Send commands in order, in one round trip on a _Wire, else one by one through a cursor;
+    the last one's result (rows or a cursor)."""
+    if wire is not None:
+        return wire.exchange(commands)
     cursor = driver.cursor()
-    if pipeline:
-        with driver.pipeline():
-            for statement, text_, values in writes:
-                _run(driver, cursor, statement, text_, values)
-    else:
-        for statement, text_, values in writes:
-            _run(driver, cursor, statement, text_, values)
+    for command in commands:
+        _run(driver, cursor, command)
+    return cursor
 
 
 def send_held(driver_connection) -> None:
@@ -234,7 +387,7 @@ def send_held(driver_connection) -> None:
     held = _HOLDERS.get(id(driver_connection))
     if held is not None and held.driver is driver_connection and held.writes:
         writes, held.writes = held.writes, []
-        _send(driver_connection, writes, pipeline=len(writes) >= PIPELINE_FROM)
+        _send(driver_connection, held.wire, writes)
 
 
 @contextmanager
@@ -308,7 +461,29 @@ def _compile(statement: ClauseElement, dialect: Dialect) -> _Plan:
     )
     order = tuple(compiled.positiontup) if compiled.positional else None
     reads = compiled.string.lstrip()[:6].upper() == "SELECT"
-    return _Plan(compiled.string, order, static, tuple(binds), results, reads)
+    wire, wire_order = None, ()
+    if dialect.name == "postgresql" and dialect.paramstyle == "pyformat":
+        wire, wire_order = _numbered(compiled.string)
+    return _Plan(compiled.string, order, static, tuple(binds), results, reads, wire, wire_order)
+
+
+_PYFORMAT = re.compile(r"%\(([^)]+)\)s|%%")
+
+
+def _numbered(statement: str) -> tuple[bytes, tuple[str, ...]]:
+    """A statement in SQLAlchemy's pyformat for psycopg (%(name)s, a literal % as %%) as PostgreSQL
+    takes it: $1, $2 .. (a name used twice is one number) and the names in order."""
+    order: list[str] = []
+
+    def number(match: re.Match) -> str:
+        name = match.group(1)
+        if name is None:
+            return "%"
+        if name not in order:
+            order.append(name)
+        return f"${order.index(name) + 1}"
+
+    return _PYFORMAT.sub(number, statement).encode(), tuple(order)
 
 
 # -- rows as ORM objects ---------------------------------------------------------------------------

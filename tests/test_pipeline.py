@@ -6,7 +6,9 @@ from __future__ import annotations
 from datetime import date
 
 import pytest
-from sqlalchemy import func, select, text
+from psycopg import pq
+from sqlalchemy import Integer, bindparam, func, literal_column, select, text
+from sqlalchemy.exc import IntegrityError
 
 from gateway import handlers, sql
 from gateway.handlers import Refusal, Reply
@@ -111,11 +113,11 @@ def _prepared_on_the_pooled_connection(runtime) -> tuple[int, int]:
 
 
 def test_prepared_statements_outlive_a_refusal_and_a_health_read(runtime, volunteer, household, monkeypatch):
-    # psycopg forgets (and deallocates) every statement it prepared on seeing one end in ROLLBACK,
-    # a ROLLBACK TO SAVEPOINT included: each was then parsed and planned anew for ten or so runs
+    # psycopg deallocates every statement on the connection when it sees a rollback or a ROLLBACK
+    # TO SAVEPOINT, if it prepared any itself: each would then be parsed and planned anew
     if runtime.db.is_sqlite:
         pytest.skip("statements are prepared on the server only on PostgreSQL")
-    for _ in range(6):  # psycopg prepares a statement on its fifth run on a connection
+    for _ in range(6):  # the pool's connections are taken in turn: the next one has run a visit
         assert send(runtime, volunteer.phone, f"V {household.short_id}").status == "accepted"
     pid, prepared = _prepared_on_the_pooled_connection(runtime)
     assert prepared >= 5
@@ -131,20 +133,38 @@ def test_prepared_statements_outlive_a_refusal_and_a_health_read(runtime, volunt
     assert _prepared_on_the_pooled_connection(runtime) == (pid, prepared)
 
 
-def _statements_sent(monkeypatch) -> list[tuple[str, bool]]:
-    """Record each statement gateway.sql sends: (its first words, whether it went in a pipeline)."""
-    sent = []
-    run = sql._run
+def test_a_statement_skipped_after_an_error_in_its_round_trip_is_prepared_when_it_next_runs(runtime, session, household):
+    # a statement is prepared with its first run; when an earlier one in the same round trip
+    # fails, the server skips both, and the connection must not take it for prepared
+    if runtime.db.is_sqlite:
+        pytest.skip("statements are prepared on the server only on PostgreSQL")
+    fresh = sql.Prepared(select(literal_column("41") + bindparam("n", type_=Integer)))
+    with pytest.raises(IntegrityError):
+        with sql.pipelined(session):
+            sql.add(session, DueItem, _due_item(NO_SUCH_PERSON, household.id), later=True)
+            fresh.scalar(session, {"n": 1})  # goes after the broken write, which the server refuses
+    session.rollback()
+    assert fresh.scalar(session, {"n": 1}) == 42
+    assert fresh.scalar(session, {"n": 2}) == 43  # by name now
+    assert session.scalar(text("SELECT count(*) FROM pg_prepared_statements WHERE statement LIKE '%41 +%'")) == 1
 
-    def recording(driver, cursor, statement, text_, values):
-        sent.append((" ".join(text_.split()[:3]), bool(driver.pgconn.pipeline_status)))
-        return run(driver, cursor, statement, text_, values)
 
-    monkeypatch.setattr(sql, "_run", recording)
-    return sent
+def _round_trips(monkeypatch) -> list[list[str]]:
+    """Record each round trip gateway.sql makes on PostgreSQL: the first words of each statement
+    it carries, BEGIN included when it opens the transaction."""
+    trips = []
+    exchange = sql._Wire.exchange
+
+    def recording(wire, commands, **kwargs):
+        opens = wire.pgconn.transaction_status == pq.TransactionStatus.IDLE
+        trips.append(["BEGIN"] * opens + [" ".join(plan.sql.split()[:3]) for _, plan, _ in commands])
+        return exchange(wire, commands, **kwargs)
+
+    monkeypatch.setattr(sql._Wire, "exchange", recording)
+    return trips
 
 
-def test_reads_go_alone_and_the_last_writes_with_the_commit(committing_app, monkeypatch):
+def test_a_visit_takes_three_round_trips_and_the_commit_goes_with_its_writes(committing_app, monkeypatch):
     runtime = committing_app.extensions["fieldline"]
     if runtime.db.is_sqlite:
         pytest.skip("writes are held back only on PostgreSQL")
@@ -155,25 +175,23 @@ def test_reads_go_alone_and_the_last_writes_with_the_commit(committing_app, monk
     with committing_app.app_context():  # the report's check runs in this process once committed
         # the first new rows of a table in a process take a block of ids from its sequence first
         assert send(runtime, phone, f"V {first}").status == "accepted"
-        sent = _statements_sent(monkeypatch)
+        trips = _round_trips(monkeypatch)
         assert send(runtime, phone, f"V {short_id}").status == "accepted"
-    assert [words for words, _ in sent][:2] == ["WITH sender AS", "SELECT households.id, households.short_id,"]
-    assert not any(in_pipeline for _, in_pipeline in sent[:2])  # the sender, the household: reads
-    # the rest in one pipeline; the handler's writes were all still held when it returned, so
-    # the savepoint before them went nowhere
-    writes = sent[2:]
-    assert writes[-1] == ("COMMIT", True)
-    assert {words.split()[0] for words, _ in writes[:-1]} == {"INSERT", "UPDATE"}
-    assert all(in_pipeline for _, in_pipeline in writes)
+    # BEGIN with the sender and the raw message; the household; the rest with the COMMIT. The
+    # handler's writes were all still held when it returned, so the savepoint before them went nowhere
+    assert trips[:2] == [["BEGIN", "WITH sender AS"], ["SELECT households.id, households.short_id,"]]
+    [*writes, commit] = trips[2]
+    assert len(trips) == 3 and commit == "COMMIT"
+    assert {words.split()[0] for words in writes} == {"INSERT", "UPDATE"}
     with runtime.db.session_scope() as check:  # committed: another session sees it
         assert [check.get(Household, report.household_id).short_id
                 for report in check.scalars(select(Report).order_by(Report.id))] == [first, short_id]
 
     # refused before any write: neither the savepoint nor a rollback to it reaches the server
-    del sent[:]
+    del trips[:]
     assert send(runtime, phone, "V 99999").status == "rejected"
-    assert not any(words.startswith(("SAVEPOINT", "ROLLBACK")) for words, _ in sent)
-    assert sent[-1] == ("COMMIT", True)
+    assert not any(words.startswith(("SAVEPOINT", "ROLLBACK")) for trip in trips for words in trip)
+    assert trips == [["BEGIN", "WITH sender AS"], ["UPDATE inbound_messages SET", "COMMIT"]]
 
 
 def test_a_write_that_fails_with_the_commit_keeps_the_message_as_failed(committing_app, monkeypatch):
