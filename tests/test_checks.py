@@ -13,6 +13,7 @@ import pytest
 from redis import Redis
 from sqlalchemy import select
 
+from gateway import queue
 from gateway.intake import CHECK_JOB
 from gateway.models import Alert, AlertKind, PersonStatus, Report, ReportStatus
 from gateway.queue import RUN_BATCH, BackgroundPusher, Job, batch_key, enqueue_after_commit, make_queues
@@ -407,6 +408,32 @@ def test_ids_handed_over_while_a_push_is_on_its_way_go_together_in_the_next():
     release.set()
     assert pusher.flush(timeout=5)
     assert pushes == [[1], [2, 3, 4]]
+
+
+def test_jobs_handed_over_within_a_moment_go_in_one_push(monkeypatch):
+    monkeypatch.setattr(queue, "PUSH_LINGER", 1.0)  # long enough for any machine to hand over three
+    pushes, pushed = [], threading.Event()
+
+    def push(jobs):
+        pushes.append([job.args[0] for job in jobs])
+        pushed.set()
+
+    pusher = BackgroundPusher(push)
+    for n in (1, 2, 3):
+        pusher.add([Job("checks", CHECK_JOB, (n,), batched=True)])
+    assert not pushed.wait(0.2)  # the first waits for company
+    assert pushed.wait(5)
+    assert pushes == [[1, 2, 3]]
+
+    monkeypatch.setattr(queue, "PUSH_LINGER", 60.0)
+    monkeypatch.setattr(queue, "PUSH_MOST", 2)
+    pushed.clear()
+    pusher.add([Job("checks", CHECK_JOB, (n,), batched=True) for n in (4, 5)])
+    assert pushed.wait(5)  # enough to go without waiting
+    pushed.clear()
+    pusher.add([Job("checks", CHECK_JOB, (6,), batched=True)])
+    assert pusher.flush(timeout=5)  # a flush does not wait out the linger either
+    assert pushes == [[1, 2, 3], [4, 5], [6]]
 
 
 def test_with_redis_gone_a_push_fails_in_its_thread_and_the_message_is_answered(
