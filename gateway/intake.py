@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import logging
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import date, datetime
 from typing import Any
 
 from sqlalchemy import bindparam, literal, select, text, true, update
@@ -16,9 +16,10 @@ from .db import storable, take_key
 from .formpack import Form
 from .handlers import HANDLERS, Context, Refusal, Reply
 from .logs import log_fields
-from .models import Contact, InboundMessage, MessageStatus
+from .models import Contact, Household, InboundMessage, MessageStatus, Person
 from .optouts import opt_in, opt_out, opt_out_change
-from .parsers import ParseContext, ParseError, parse
+from .parsers import ParseContext, ParseError, Parsed, parse
+from .people import keep_read_ahead, read_ahead
 from .queue import enqueue_after_commit
 from .phones import InvalidPhone, mask_phone, normalize_phone
 from .replies import echo, parse_refusal, render, render_refusal
@@ -101,15 +102,17 @@ def receive(
     except InvalidPhone:
         phone = storable(sender.strip()[:40]) or "unknown"
     provider_id = storable(provider_id)
+    change = opt_out_change(body, opt_out_type)
+    today = runtime.clock.today()
+    reading = None if change is not None else _read(runtime, body, today)
     contact, message = _sender_and_raw(session, {
         "channel": channel, "provider_id": provider_id, "sender": phone, "receiver": storable(receiver[:40]),
         "body": storable(body), "received_at": runtime.clock.now(),
-    })
+    }, _subject(runtime, reading))
     if message is not None:
-        change = opt_out_change(body, opt_out_type)
         from_provider = (opt_out_type or "").strip().upper() == change
         if change is None or not _opt_out_or_in(session, runtime, message, contact, change, from_provider):
-            message = _answer(session, runtime, message, contact, body)
+            message = _answer(session, runtime, message, contact, reading or _read(runtime, body, today), today)
     if message is None:  # a retry of a message stored before: the same answer, nothing done again
         row = _STORED.first(session, {"channel": channel, "provider_id": provider_id})
         stored = dict(zip(OUTCOME_COLUMNS, row)) if row is not None else None
@@ -137,15 +140,48 @@ _SAVE_OUTCOME = sql.Prepared(
     .values({name: bindparam(name, type_=InboundMessage.__table__.c[name].type) for name in OUTCOME_COLUMNS[1:]}))
 
 
-def _sender_and_raw(session: Session, values: dict[str, Any]) -> tuple[Contact | None, RawMessage | None]:
+def _read(runtime: Runtime, text: str, today: date) -> tuple[Parsed | None, ParseError | None]:
+    """text parsed (the body as it came, which the parser reads NUL in as a separator): the
+    reading, or the error a volunteer can fix."""
+    ctx = ParseContext(today=today, region=runtime.settings.DEFAULT_REGION,
+                       date_order=runtime.settings.DATE_ORDER)
+    try:
+        return parse(text, runtime.pack, ctx), None
+    except ParseError as exc:
+        return None, exc
+
+
+def _subject(runtime: Runtime, reading: tuple[Parsed | None, ParseError | None] | None) -> tuple | None:
+    """(ID, Household or Person) of the subject the handler will look up first: the form's first
+    ID field, if given; None if there is none."""
+    parsed = reading[0] if reading is not None else None
+    if parsed is None:
+        return None
+    for field in runtime.pack.forms[parsed.form].fields:
+        if field.type == "id":
+            value = parsed.values.get(field.name)
+            return None if value is None else (value, Person if field.kind == "person" else Household)
+    return None
+
+
+def _sender_and_raw(session: Session, values: dict[str, Any],
+                    subject: tuple | None = None) -> tuple[Contact | None, RawMessage | None]:
     """The sender's contact, if they are on the roster, and the raw message stored with it (None
-    if its provider id is stored already; see _store_raw). PostgreSQL does both in one round trip;
-    SQLite, in this process, in two statements."""
+    if its provider id is stored already; see _store_raw). PostgreSQL does both in one statement,
+    and in the same round trip reads ahead the subject the handler will look up first, if any
+    (people.read_ahead); SQLite, in this process, in two statements."""
     if session.get_bind().dialect.name != "postgresql":
         contact = sql.load(session, Contact, CONTACT_COLUMNS, _CONTACT_BY_PHONE.first(session, {"phone": values["sender"]}))
         return contact, _store_raw(session, {**values, "contact_id": contact.id if contact else None})
-    new_id, *row = _SENDER_AND_RAW.first(session, values)
+    reads = [(_SENDER_AND_RAW, values)]
+    if subject is not None and sql.in_pipeline(session):
+        statement, params = read_ahead(*subject)
+        reads.append((statement, {**params, "sender": values["sender"]}))
+    rows = sql.first_rows(session, reads)
+    new_id, *row = rows[0]
     contact = sql.load(session, Contact, CONTACT_COLUMNS, row if row[0] is not None else None)
+    if contact is not None and len(rows) > 1:
+        keep_read_ahead(session, *subject, contact, rows[1])
     values = {**values, "contact_id": contact.id if contact else None}
     return contact, None if new_id is None else _raw_message(new_id, values)
 
@@ -213,18 +249,13 @@ def _log_outcome(outcome: Outcome, channel: str, phone: str, provider_id: str) -
 
 
 def _answer(session: Session, runtime: Runtime, message: RawMessage, contact: Contact | None,
-            text: str) -> RawMessage | None:
-    """Parse text (the body as it came, which the parser reads NUL in as a separator) and handle
-    it; the message as stored in the end (None: see _start_over)."""
+            reading: tuple[Parsed | None, ParseError | None], today: date) -> RawMessage | None:
+    """Handle the message as read (see _read) on the day today; the message as stored in the end
+    (None: see _start_over)."""
     pack = runtime.pack
-    today = runtime.clock.today()
-    ctx = ParseContext(today=today, region=runtime.settings.DEFAULT_REGION, date_order=runtime.settings.DATE_ORDER)
-    try:
-        parsed = parse(text, pack, ctx)
-        parse_error = None
-    except ParseError as exc:
-        parsed, parse_error = None, exc
-        metrics.PARSE_ERRORS.labels(exc.code).inc()
+    parsed, parse_error = reading
+    if parse_error is not None:
+        metrics.PARSE_ERRORS.labels(parse_error.code).inc()
 
     if contact is None or not contact.active:
         lang = _guess_language(parsed, parse_error, runtime)

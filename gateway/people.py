@@ -63,7 +63,9 @@ def find_subject(session: Session, short_id: str, expect: type[Household] | type
     params = {"short_id": short_id, "reporter_id": reporter.id if reporter is not None else None}
 
     def household() -> Household | None:
-        row = _HOUSEHOLD_BY_ID.first(session, params)
+        row = sql.take_ahead(session, (Household, short_id, params["reporter_id"]))
+        if row is sql.NOT_AHEAD:
+            row = _HOUSEHOLD_BY_ID.first(session, params)
         if row is None:
             return None
         found = sql.load(session, Household, _HOUSEHOLD_NAMES, row[:-1])
@@ -71,7 +73,9 @@ def find_subject(session: Session, short_id: str, expect: type[Household] | type
         return found
 
     def person() -> Person | None:
-        row = _PERSON_BY_ID.first(session, params)
+        row = sql.take_ahead(session, (Person, short_id, params["reporter_id"]))
+        if row is sql.NOT_AHEAD:
+            row = _PERSON_BY_ID.first(session, params)
         if row is None:
             return None
         found = sql.load(session, Person, _PERSON_NAMES, row[:len(_PERSON_NAMES)])
@@ -84,15 +88,30 @@ def find_subject(session: Session, short_id: str, expect: type[Household] | type
     return first() or second()
 
 
-def _covers(village_id) -> Exists:
-    """Whether the contact given as the parameter reporter_id works in the village: one of their
-    areas is the village, its township or its district (areas are those three levels deep)."""
+def read_ahead(short_id: str, expect: type[Household] | type[Person]) -> tuple[sql.Prepared, dict]:
+    """The statement find_subject(short_id, expect) runs first, and its parameters, for a reporter
+    named by the parameter sender (a phone number), to be sent ahead of it with the read that
+    finds the sender (sql.first_rows); keep its row with keep_read_ahead."""
+    return (_HOUSEHOLD_AHEAD if expect is Household else _PERSON_AHEAD), {"short_id": short_id}
+
+
+def keep_read_ahead(session: Session, short_id: str, expect: type[Household] | type[Person],
+                    reporter: Contact, row: tuple | None) -> None:
+    """Keep what read_ahead's statement found, for the sender found with it: find_subject takes
+    it instead of running that statement, if asked before anything is written."""
+    sql.keep_ahead(session, (expect, short_id, reporter.id), row)
+
+
+def _covers(village_id, reporter=None) -> Exists:
+    """Whether the contact reporter (by default the parameter reporter_id) works in the village:
+    one of their areas is the village, its township or its district (areas are those three levels deep)."""
+    reporter = bindparam("reporter_id") if reporter is None else reporter
     village, township = aliased(Area), aliased(Area)
     return (select(ContactArea.area_id)
             .select_from(village)
             .outerjoin(township, township.id == village.parent_id)
             .join(ContactArea, ContactArea.area_id.in_([village.id, village.parent_id, township.parent_id]))
-            .where(village.id == village_id, ContactArea.contact_id == bindparam("reporter_id"))
+            .where(village.id == village_id, ContactArea.contact_id == reporter)
             .exists())
 
 
@@ -116,6 +135,15 @@ _HOUSEHOLD_BY_ID = sql.Prepared(
     .where(Household.short_id == bindparam("short_id")))
 _PERSON_BY_ID = sql.Prepared(
     select(*_PERSON_COLUMNS, *_HOUSEHOLD_COLUMNS, _covers(Household.village_id))
+    .join_from(Person, Household, Person.household_id == Household.id)
+    .where(Person.short_id == bindparam("short_id")))
+# the same, for the contact whose phone is the parameter sender (see read_ahead)
+_SENDER_ID = select(Contact.id).where(Contact.phone == bindparam("sender")).scalar_subquery()
+_HOUSEHOLD_AHEAD = sql.Prepared(
+    select(*_HOUSEHOLD_COLUMNS, _covers(Household.village_id, _SENDER_ID))
+    .where(Household.short_id == bindparam("short_id")))
+_PERSON_AHEAD = sql.Prepared(
+    select(*_PERSON_COLUMNS, *_HOUSEHOLD_COLUMNS, _covers(Household.village_id, _SENDER_ID))
     .join_from(Person, Household, Person.household_id == Household.id)
     .where(Person.short_id == bindparam("short_id")))
 

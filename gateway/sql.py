@@ -105,15 +105,17 @@ class Prepared:
         plan = self.plan(connection.dialect)
         values = plan.parameters(params or {})
         this = (self, plan, values)
+        if not plan.reads and not self.savepoint and _AHEAD in session.info:
+            del session.info[_AHEAD]  # a write may change what was read ahead
         if held is not None:
             if take is None:
                 held.writes.append(this)
                 return plan, None
             # what is held goes first, in the same round trip (a savepoint only before a write)
-            return plan, take(held.send(before_read=plan.reads, then=this))
+            return plan, take(held.send(before_read=plan.reads, then=[this])[-1])
         try:
             if wire is not None:
-                rows = wire.exchange([this])
+                rows = wire.exchange([this])[-1]
             else:
                 rows = driver.cursor()
                 _run(driver, rows, this)
@@ -152,6 +154,48 @@ class Prepared:
             expire_all(session, expires)
 
 
+def first_rows(session: Session, reads: Sequence[tuple[Prepared, dict[str, Any]]]) -> list[tuple | None]:
+    """The first row of each statement of reads (None where it finds none), run in order: in
+    pipelined() on a _Wire in one round trip, after the writes held; elsewhere one by one."""
+    held: _Held | None = session.info.get(_HELD)
+    wire = held.wire if held is not None else None
+    if wire is None:
+        return [statement.first(session, params) for statement, params in reads]
+    if session.new or session.dirty or session.deleted:
+        session.flush()
+    commands = []
+    for statement, params in reads:
+        plan = statement.plan(held.connection.dialect)
+        commands.append((statement, plan, plan.parameters(params)))
+    results = held.send(before_read=True, then=commands)
+    return [None if (raw := rows.fetchone()) is None else plan.row(raw)
+            for (_, plan, _), rows in zip(commands, results)]
+
+
+# -- a read sent ahead with another, for a statement the message will run next ------------------
+
+_AHEAD = "fieldline.ahead"  # in a session's info: (transaction, key, row) of a read sent ahead
+
+
+def keep_ahead(session: Session, key: tuple, row: tuple | None) -> None:
+    """Keep row, read ahead for key, until take_ahead asks for it in this transaction, in
+    pipelined(); a write before then (a Prepared statement but a read or a savepoint, or any
+    statement SQLAlchemy runs itself) drops it, and so does the block's end."""
+    if _HELD in session.info:
+        session.info[_AHEAD] = (session.get_transaction(), key, row)
+
+
+NOT_AHEAD = object()
+
+
+def take_ahead(session: Session, key: tuple) -> Any:
+    """The row kept for key (None if the read found none), once; NOT_AHEAD if none is kept."""
+    kept = session.info.pop(_AHEAD, None)
+    if kept is None or kept[1] != key or kept[0] is not session.get_transaction():
+        return NOT_AHEAD
+    return kept[2]
+
+
 def _run(driver, cursor, command: tuple) -> None:
     """Run one statement through the driver's cursor (SQLite, or a connection _wire does not drive)."""
     statement, plan, values = command
@@ -188,7 +232,7 @@ def _rowcount(rows) -> int:
 
 # -- psycopg's libpq connection, driven directly ---------------------------------------------------
 
-_BEGIN, _COMMIT = b"BEGIN", b"COMMIT"
+_BEGIN = b"BEGIN"
 _ROWS = "rows"  # what a statement's result is read for
 _IDLE = pq.TransactionStatus.IDLE
 _FATAL_ERROR, _COMMAND_OK = pq.ExecStatus.FATAL_ERROR, pq.ExecStatus.COMMAND_OK
@@ -255,10 +299,10 @@ class _Wire:
         self.made = 0  # names made on this connection
         self.encoding = (self.pgconn.parameter_status(b"client_encoding") or b"UTF8").decode()
 
-    def exchange(self, commands: list[tuple], *, commit: bool = False) -> "_Rows | None":
+    def exchange(self, commands: list[tuple]) -> "list[_Rows | None]":
         """Send commands ((Prepared, plan, values) each) in order in one round trip, with BEGIN
-        first if no transaction is open and COMMIT last if asked; the last command's result. The
-        first error is raised once every result has been read and the connection is ready again."""
+        first if no transaction is open; each command's result, in order. The first error is
+        raised once every result has been read and the connection is ready again."""
         pgconn, tx = self.pgconn, self.tx
         with self.driver.lock:
             sends: list[tuple[Callable, tuple, Any]] = []  # (send, its arguments, what its result is)
@@ -278,12 +322,10 @@ class _Wire:
                     name = preparing[key] = b"_fieldline_%d" % self.made
                     sends.append((pgconn.send_prepare, (name, plan.wire, tx.types), (key, name)))
                 sends.append((pgconn.send_query_prepared, (name, params, tx.formats), _ROWS))
-            if commit:
-                sends.append((pgconn.send_query_params, (_COMMIT, None), None))
             if len(sends) == 1:
                 send, args, _ = sends[0]
                 send(*args)
-                return self._rows(self.driver.wait(generators.execute(pgconn)))
+                return [self._rows(self.driver.wait(generators.execute(pgconn)))]
             return self._pipeline(sends)
 
     def _rows(self, results: list) -> "_Rows | None":
@@ -292,10 +334,10 @@ class _Wire:
                 raise error_from_result(result, encoding=self.encoding)
         return _Rows(self.tx, results[-1]) if results else None
 
-    def _pipeline(self, sends: list) -> "_Rows | None":
+    def _pipeline(self, sends: list) -> "list[_Rows | None]":
         """sends in one of libpq's pipelines; a statement after a failed one is not run."""
         pgconn, driver = self.pgconn, self.driver
-        error, rows = None, None
+        error, rows = None, []
         pgconn.enter_pipeline_mode()
         try:
             for send, args, _ in sends:
@@ -308,7 +350,7 @@ class _Wire:
                 if failed is not None:
                     error = error or error_from_result(failed, encoding=self.encoding)
                 elif what is _ROWS:
-                    rows = _Rows(self.tx, results[-1]) if results else None
+                    rows.append(_Rows(self.tx, results[-1]) if results else None)
                 elif what is not None and results and results[0].status == _COMMAND_OK:
                     key, name = what
                     self.names[key] = name  # prepared: a statement skipped after an error was not
@@ -337,47 +379,49 @@ COMMIT = Prepared(text("COMMIT"), unprepared=True)
 class _Held:
     """The writes a pipelined() block holds back, in order, and how they are sent."""
 
-    __slots__ = ("connection", "driver", "wire", "writes")
+    __slots__ = ("connection", "driver", "wire", "writes", "info")
 
-    def __init__(self, connection, driver):
+    def __init__(self, connection, driver, info: dict):
+        self.info = info  # the session's
         self.connection = connection  # SQLAlchemy's, for its exception handling
         self.driver = driver
         self.wire = _wire(connection, driver)
         self.writes: list[tuple[Prepared, _Plan, Any]] = []
 
-    def send(self, *, before_read: bool = False, commit: bool = False, then: tuple | None = None) -> Any:
+    def send(self, *, before_read: bool = False, commit: bool = False, then: list[tuple] = ()) -> list:
         """Send the writes held (before a read, not a savepoint that no write follows yet; before
-        a statement that writes, all of them), then the statement then, if given, and COMMIT if
-        asked, all in one round trip on a _Wire; the result of then. An error as SQLAlchemy's."""
+        a statement that writes, all of them), then the statements then, and COMMIT if asked,
+        all in one round trip on a _Wire; the results of then (through a cursor: the last one's
+        only). An error as SQLAlchemy's."""
         writes = self.writes
         count = len(writes)
         if before_read:
             while count and writes[count - 1][0].savepoint:
                 count -= 1
-        if not count and not commit and then is None:
-            return None
+        if not count and not commit and not then:
+            return []
         sending, self.writes = writes[:count], writes[count:]
-        if then is not None:
-            sending.append(then)
+        sending.extend(then)
         if commit:
             sending.append((COMMIT, COMMIT.plan(self.connection.dialect), {}))
         try:
-            return _send(self.driver, self.wire, sending)
+            results = _send(self.driver, self.wire, sending)
         except self.connection.dialect.loaded_dbapi.Error as exc:
             self.writes = []  # the transaction is lost: nothing held is worth sending now
-            statement = then[1].sql if then is not None else "(writes held back)"
+            statement = then[-1][1].sql if then else "(writes held back)"
             self.connection._handle_dbapi_exception(exc, statement, None, None, None)
+        return results[count:count + len(then)]
 
 
-def _send(driver, wire: "_Wire | None", commands: list) -> Any:
+def _send(driver, wire: "_Wire | None", commands: list) -> list:
     """Send commands in order, in one round trip on a _Wire, else one by one through a cursor;
-    the last one's result (rows or a cursor)."""
+    each one's result on a _Wire, else the cursor that ran the last one, once for each."""
     if wire is not None:
         return wire.exchange(commands)
     cursor = driver.cursor()
     for command in commands:
         _run(driver, cursor, command)
-    return cursor
+    return [cursor] * len(commands)
 
 
 def send_held(driver_connection) -> None:
@@ -385,9 +429,11 @@ def send_held(driver_connection) -> None:
     statement SQLAlchemy runs itself (gateway.db registers this), so that it sees them. A failed
     write's error is the driver's, which SQLAlchemy then raises as the statement's."""
     held = _HOLDERS.get(id(driver_connection))
-    if held is not None and held.driver is driver_connection and held.writes:
-        writes, held.writes = held.writes, []
-        _send(driver_connection, held.wire, writes)
+    if held is not None and held.driver is driver_connection:
+        held.info.pop(_AHEAD, None)  # the statement may write (a flush): what was read ahead may change
+        if held.writes:
+            writes, held.writes = held.writes, []
+            _send(driver_connection, held.wire, writes)
 
 
 @contextmanager
@@ -408,7 +454,7 @@ def pipelined(session: Session, enabled: bool = True, *, commit: bool = False) -
         return
     connection = session.connection()
     driver = connection.connection.driver_connection
-    held = _HOLDERS[id(driver)] = session.info[_HELD] = _Held(connection, driver)
+    held = _HOLDERS[id(driver)] = session.info[_HELD] = _Held(connection, driver, session.info)
     try:
         yield
         if session.new or session.dirty or session.deleted:
@@ -417,6 +463,7 @@ def pipelined(session: Session, enabled: bool = True, *, commit: bool = False) -
     finally:
         _HOLDERS.pop(id(driver), None)
         session.info.pop(_HELD, None)
+        session.info.pop(_AHEAD, None)
 
 
 def drop_held(session: Session, savepoint: "Prepared") -> None:
