@@ -33,6 +33,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Any, Callable, Iterator, Sequence
 
+import psycopg
 from psycopg import generators, pq
 from psycopg.adapt import PyFormat, Transformer
 from psycopg.errors import error_from_result
@@ -236,7 +237,7 @@ _BEGIN = b"BEGIN"
 _ROWS = "rows"  # what a statement's result is read for
 _IDLE = pq.TransactionStatus.IDLE
 _FATAL_ERROR, _COMMAND_OK = pq.ExecStatus.FATAL_ERROR, pq.ExecStatus.COMMAND_OK
-_PIPELINE_OFF, _CONNECTION_OK = pq.PipelineStatus.OFF, pq.ConnStatus.OK
+_PIPELINE_OFF = pq.PipelineStatus.OFF
 _WIRES: "weakref.WeakKeyDictionary[Any, _Wire]" = weakref.WeakKeyDictionary()  # driver connection: its _Wire
 
 
@@ -357,8 +358,11 @@ class _Wire:
             driver.wait(generators.fetch_many(pgconn))  # the pipeline's sync
             pgconn.exit_pipeline_mode()
         except BaseException:
-            if pgconn.pipeline_status != _PIPELINE_OFF and pgconn.status == _CONNECTION_OK:
-                pgconn.exit_pipeline_mode()  # fails with results still unread: the connection is lost then
+            if pgconn.pipeline_status != _PIPELINE_OFF:
+                try:
+                    pgconn.exit_pipeline_mode()
+                except psycopg.Error:
+                    pass  # results still unread: the connection is lost, and the error raised says why
             raise
         if error is not None:
             raise error
