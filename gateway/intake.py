@@ -153,15 +153,18 @@ def _read(runtime: Runtime, text: str, today: date) -> tuple[Parsed | None, Pars
 
 def _subject(runtime: Runtime, reading: tuple[Parsed | None, ParseError | None] | None) -> tuple | None:
     """(ID, Household or Person) of the subject the handler will look up first: the form's first
-    ID field, if given; None if there is none."""
+    ID field, if given and a household's or person's; else None."""
     parsed = reading[0] if reading is not None else None
     if parsed is None:
         return None
     for field in runtime.pack.forms[parsed.form].fields:
         if field.type == "id":
-            value = parsed.values.get(field.name)
-            return None if value is None else (value, Person if field.kind == "person" else Household)
+            value, kind = parsed.values.get(field.name), _SUBJECT_KINDS.get(field.kind)
+            return None if value is None or kind is None else (value, kind)
     return None
+
+
+_SUBJECT_KINDS = {"household": Household, "person": Person}  # an alert's ID is no subject
 
 
 def _sender_and_raw(session: Session, values: dict[str, Any],
